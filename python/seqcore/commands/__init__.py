@@ -1,0 +1,1 @@
+"""Sub-commands of the ``seqcore`` CLI, one module each (see :mod:`seqcore.cli`)."""
