@@ -15,6 +15,7 @@ _EXPORTS: dict[str, str] = {
     "Evaluator": "seqcore.metrics",
     "EvaluationResult": "seqcore.metrics",
     "GroundTruth": "seqcore.metrics",
+    "write_report": "seqcore.report",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-import cv2
 import numpy as np
 
 from seqcore.metrics.curves import (
@@ -35,6 +34,7 @@ from seqcore.metrics.curves import (
 from seqcore.metrics.ground_truth import GroundTruth
 from seqcore.metrics.histogram import ScoreHistogram
 from seqcore.metrics.instances import ImageInstances, extract_instances
+from seqcore.metrics.prediction import binary_prediction
 from seqcore.metrics.result import COVERAGE_SWEEP_PERCENT, EvaluationResult
 
 AUPRO_FPR_LIMIT = 0.3
@@ -107,8 +107,9 @@ class Evaluator:
             rows, has_defect = _NEGATIVE, False
         self._hist.add(inside.ravel(), rows, bounds=(smin, smax))
 
-        prediction = self._prediction(score_map, gt.roi) if self.fixed_threshold is not None else None
-        if prediction is not None:
+        prediction = None
+        if self.fixed_threshold is not None:
+            prediction = binary_prediction(score_map, self.fixed_threshold, gt.roi, self.min_area)
             self._predicted_pixels += int(np.count_nonzero(prediction))
         self._instances.append(extract_instances(gt, score_map, class_index, present, prediction))
         self.image_names.append(name)
@@ -145,20 +146,6 @@ class Evaluator:
             class_index[int(cid)] = self.classes.index(cname)
         defect_ids = [cid for cid, idx in class_index.items() if idx < len(self.defect_classes)]
         return present, class_index, defect_ids
-
-    def _prediction(self, score_map: np.ndarray, roi: np.ndarray | None) -> np.ndarray:
-        """Binary prediction at the fixed threshold, inside the ROI, small components removed."""
-        prediction = score_map >= self.fixed_threshold
-        if roi is not None:
-            prediction &= roi
-        if self.min_area > 0:
-            n, labels, stats, _ = cv2.connectedComponentsWithStats(
-                prediction.view(np.uint8), connectivity=8, ltype=cv2.CV_32S
-            )
-            keep = stats[:, cv2.CC_STAT_AREA] >= self.min_area
-            keep[0] = False
-            prediction = keep[labels]
-        return prediction
 
     def best_threshold(self) -> float:
         """The bin edge maximizing pooled pixel F1 (middle of the best plateau of edges)."""
