@@ -34,7 +34,7 @@ from seqcore.metrics.curves import (
 from seqcore.metrics.ground_truth import GroundTruth
 from seqcore.metrics.histogram import ScoreHistogram
 from seqcore.metrics.instances import ImageInstances, extract_instances
-from seqcore.metrics.kernels import bin_pixels, scan_pixels
+from seqcore.metrics.kernels import scan_pixels
 from seqcore.metrics.prediction import binary_prediction
 from seqcore.metrics.result import COVERAGE_SWEEP_PERCENT, EvaluationResult
 
@@ -82,6 +82,10 @@ class Evaluator:
     def n_images(self) -> int:
         return len(self.image_scores)
 
+    @property
+    def n_bins(self) -> int:
+        return self._hist.n_bins
+
     def add(
         self, score_map: np.ndarray, gt: GroundTruth, image_score: float | None = None, name: str | None = None
     ) -> None:
@@ -108,9 +112,7 @@ class Evaluator:
         row_of_class = np.full(max_id + 1, _NEGATIVE, np.int64)
         defect_ids = [cid for cid, idx in class_index.items() if idx < len(self.defect_classes)]
         row_of_class[defect_ids] = _POSITIVE
-        self._hist.cover(smin, smax)
-        bin_pixels(score_map, classes, roi, gt.roi is not None, row_of_class, self._hist.lo,
-                   1.0 / self._hist.width, self._hist.counts)
+        self._hist.add_pixels(score_map, classes, gt.roi, row_of_class, (smin, smax))
         has_defect = bool(class_counts[defect_ids].sum() > 0)
 
         prediction = None

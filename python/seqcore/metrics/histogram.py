@@ -13,6 +13,10 @@ import math
 
 import numpy as np
 
+from seqcore.metrics.kernels import bin_pixels
+
+_NO_ROI = np.ones((1, 1), bool)
+
 
 class ScoreHistogram:
     """Counts of scores per (row, bin); rows are categories such as negatives/positives."""
@@ -83,20 +87,15 @@ class ScoreHistogram:
         np.clip(t, 0, self.n_bins - 1, out=t)
         return t.astype(np.intp)
 
-    def add(self, scores: np.ndarray, rows: np.ndarray | int, bounds: tuple[float, float] | None = None) -> None:
-        """Count 1-D finite ``scores`` into ``rows`` (one row for all, or one per score).
+    def add_pixels(self, scores: np.ndarray, classes: np.ndarray, roi: np.ndarray | None,
+                   row_of_class: np.ndarray, bounds: tuple[float, float]) -> None:
+        """Count each 2-D ``scores`` pixel inside ``roi`` into row ``row_of_class[classes]``.
 
-        ``bounds`` is (min, max) of the scores when the caller already knows it.
+        ``bounds`` is the (min, max) of those scores; the grid grows to cover it first.
         """
-        if scores.size == 0:
-            return
-        self.cover(*(bounds if bounds is not None else (float(scores.min()), float(scores.max()))))
-        key = self.bin_index(scores)
-        if isinstance(rows, (int, np.integer)):
-            key += int(rows) * self.n_bins
-        else:
-            key += rows.astype(np.intp) * self.n_bins
-        self.counts += np.bincount(key, minlength=self.counts.size).reshape(self.counts.shape)
+        self.cover(*bounds)
+        bin_pixels(scores, classes, _NO_ROI if roi is None else roi, roi is not None,
+                   row_of_class, self.lo, 1.0 / self.width, self.counts)
 
     def at_or_above(self) -> np.ndarray:
         """(rows, n_bins + 1): counts in bins k.. for each edge k (edge n_bins: nothing)."""
