@@ -190,13 +190,11 @@ def read_labelme(
     ``class_ids`` defaults to 1, 2, ... over the sorted class names of ``label_map``.
     """
     path = Path(path)
+    doc = _labelme_document(path)
     try:
-        doc = json.loads(path.read_text())
         height, width = int(doc["imageHeight"]), int(doc["imageWidth"])
-        shapes = doc["shapes"]
-    except FileNotFoundError:
-        raise
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        shapes = list(doc["shapes"])
+    except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path} is not a LabelMe annotation ({exc.__class__.__name__}: {exc})") from exc
     ids = dict(class_ids) if class_ids is not None else {c: i for i, c in enumerate(sorted(set(label_map.values())), 1)}
     layers: dict[tuple[str, object], np.ndarray] = {}
@@ -229,13 +227,24 @@ def labelme_split(folder: str | Path, label_map: Mapping[str, str], defect_class
     items = []
     for json_path in sorted(folder.rglob("*.json")):
         name = json_path.relative_to(folder).with_suffix("").as_posix()
-        image_ref = json.loads(json_path.read_text()).get("imagePath")
+        image_ref = _labelme_document(json_path).get("imagePath")
         image_path = (json_path.parent / image_ref) if image_ref else None
         load = _bind(read_labelme, json_path, label_map, ids, tuple(impurity_classes))
         items.append(AnnotatedImage(name, image_path if image_path and image_path.is_file() else None, load))
     if not items:
         raise ValueError(f"no LabelMe JSON files under {folder}")
     return AnnotatedSplit(items, list(defect_classes), list(impurity_classes))
+
+
+def _labelme_document(path: Path) -> dict:
+    """The parsed JSON object of a LabelMe file; ValueError naming the file when it is not one."""
+    try:
+        doc = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not a LabelMe annotation ({exc.__class__.__name__}: {exc})") from exc
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path} is not a LabelMe annotation (top level is not an object)")
+    return doc
 
 
 def _rasterize(shape: Mapping, size: tuple[int, int], where: str) -> np.ndarray:
