@@ -57,3 +57,27 @@ def test_bad_range_raises():
         ScoreHistogram(8, 1, score_range=(1.0, 1.0))
     with pytest.raises(ValueError, match="n_bins"):
         ScoreHistogram(1, 1)
+
+
+def test_alternating_small_expansions_keep_resolution_within_twice_the_ideal():
+    rng = np.random.default_rng(4)
+    hist = ScoreHistogram(1024, 1)
+    low, high = 0.0, 1.0
+    seen = []
+    for step in range(40):
+        low, high = (low - 0.05, high) if step % 2 else (low, high + 0.05)
+        batch = np.r_[low, high, rng.uniform(low, high, 50)]
+        seen.append(batch)
+        _add(hist, batch)
+    span = high - low
+    assert hist.width <= 2 * span / hist.n_bins * 1.01
+    direct = np.bincount(hist.bin_index(np.concatenate(seen)), minlength=1024)
+    assert hist.counts[0].tolist() == direct.tolist()
+
+
+def test_grid_shifts_without_merging_when_occupied_bins_still_fit():
+    hist = ScoreHistogram(8, 1, score_range=(0.0, 8.0))
+    _add(hist, np.array([6.5, 7.5]))
+    _add(hist, np.array([9.5]))
+    assert hist.width == 1.0  # only shifted
+    assert hist.counts[0].sum() == 3 and hist.edges()[0] <= 6.0 and hist.edges()[-1] > 9.5
