@@ -12,6 +12,13 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "SequentialCoreset": "seqcore.coreset",
+    "ReferenceCoreset": "seqcore.coreset",
+    "meld": "seqcore.coreset",
+    "greedy_kcenter": "seqcore.coreset",
+    "save_model": "seqcore.io",
+    "load_model": "seqcore.io",
+    "ModelFileError": "seqcore.io",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
