@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 
 #include "parallel.hpp"
 #include "screen.hpp"
+#include "simd.hpp"
 #include "seqcore/distance.hpp"
 
 namespace seqcore {
@@ -20,6 +22,24 @@ constexpr std::size_t kMinPairsPerThread = 1u << 17;  // canonical pairs worth a
 constexpr std::size_t kMaxCapacity = 1u << 20;  // dense K x K matrix must stay addressable
 
 std::size_t round_up(std::size_t v, std::size_t m) { return (v + m - 1) / m * m; }
+
+/// Canonical squared distances of p to the 16 points of one panel, each lane accumulating
+/// exactly like canonical_sqdist (same order; this file is compiled without contraction).
+SEQCORE_CLONES
+void canonical_panel(const float* panel, const float* p, std::size_t dim, double* out) {
+  using detail::v4d;
+  v4d acc[4] = {};
+  for (std::size_t j = 0; j < dim; ++j, panel += detail::kPanel) {
+    const double pj = static_cast<double>(p[j]);
+    for (int q = 0; q < 4; ++q) {
+      const v4d x = __builtin_convertvector(detail::load4(panel + 4 * q), v4d);
+      const v4d diff = x - pj;
+      const v4d sq = diff * diff;
+      acc[q] = acc[q] + sq;
+    }
+  }
+  std::memcpy(out, acc, sizeof acc);
+}
 
 }  // namespace
 
@@ -46,16 +66,8 @@ void SequentialCoreset::canonical_row(const float* p, double* row) const {
   const std::size_t panels = (size_ + detail::kPanel - 1) / detail::kPanel;
   detail::parallel_for(panels, kMinPairsPerThread / (dim_ * detail::kPanel), [&](std::size_t b0, std::size_t b1) {
     for (std::size_t b = b0; b < b1; ++b) {
-      double acc[detail::kPanel] = {};
-      const float* t = panels_.data() + b * dim_ * detail::kPanel;
-      for (std::size_t j = 0; j < dim_; ++j, t += detail::kPanel) {
-        const double pj = static_cast<double>(p[j]);
-        for (std::size_t l = 0; l < detail::kPanel; ++l) {
-          const double diff = static_cast<double>(t[l]) - pj;
-          const double sq = diff * diff;
-          acc[l] = acc[l] + sq;
-        }
-      }
+      double acc[detail::kPanel];
+      canonical_panel(panels_.data() + b * dim_ * detail::kPanel, p, dim_, acc);
       const std::size_t k0 = b * detail::kPanel;
       std::copy(acc, acc + std::min(detail::kPanel, size_ - k0), row + k0);
     }
