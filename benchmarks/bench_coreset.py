@@ -33,7 +33,7 @@ def candidates(regime: str, stored: np.ndarray, count: int, rng: np.random.Gener
     """Early: fresh Gaussian draws; steady: stored points plus small noise."""
     if regime == "early":
         return rng.standard_normal((count, stored.shape[1]), dtype=np.float32)
-    noise = rng.standard_normal((count, stored.shape[1]), dtype=np.float32) * np.float32(0.05)
+    noise = rng.standard_normal((count, stored.shape[1]), dtype=np.float32) * np.float32(0.25)
     return stored[rng.integers(0, len(stored), count)] + noise
 
 

@@ -68,6 +68,19 @@ void screen_block(const float* candidates, std::size_t count, std::size_t dim, c
 }
 
 SEQCORE_CLONES
+void project_rows(const float* rows, std::size_t count, std::size_t dim, const float* matrix, float* out) {
+  for (std::size_t c = 0; c < count; ++c, rows += dim, out += 16) {
+    v8f a0 = {}, a1 = {};
+    for (std::size_t j = 0; j < dim; ++j) {
+      a0 += rows[j] * load8(matrix + j * 16);
+      a1 += rows[j] * load8(matrix + j * 16 + 8);
+    }
+    std::memcpy(out, &a0, sizeof a0);
+    std::memcpy(out + 8, &a1, sizeof a1);
+  }
+}
+
+SEQCORE_CLONES
 float screen_pair(const float* a, const float* b, std::size_t dim) {
   v8f acc = {};
   std::size_t j = 0;

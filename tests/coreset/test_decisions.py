@@ -37,6 +37,26 @@ def test_decisions_match_reference(capacity: int, dim: int, regime: str, seed: i
 
 @settings(max_examples=15, deadline=None)
 @given(
+    capacity=st.integers(1, 200),
+    dim=st.integers(48, 160),
+    regime=st.sampled_from(REGIMES + ("steady",)),
+    seed=st.integers(0, 2**31),
+)
+def test_fast_rejection_path_matches_reference(capacity: int, dim: int, regime: str, seed: int) -> None:
+    """Without details, high-dimensional candidates may be rejected via projected witnesses."""
+    if regime == "steady":  # near stored points: most candidates rejected early
+        base = make_candidates("gaussian", capacity, dim, seed)
+        noise = make_candidates("gaussian", 1500, dim, seed + 1) * np.float32(0.3)
+        cand = np.concatenate([base, base[np.arange(1500) % capacity] + noise])
+    else:
+        cand = make_candidates(regime, 1500, dim, seed)
+    core, ref = SequentialCoreset(capacity, dim), ReferenceCoreset(capacity, dim)
+    assert core.offer_batch(cand) == ref.offer_batch(cand)
+    assert_same_state(core, ref)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
     capacity=st.integers(2, 60),
     dim=st.integers(1, 20),
     regime=st.sampled_from(REGIMES),
