@@ -33,8 +33,10 @@ def candidates(regime: str, stored: np.ndarray, count: int, rng: np.random.Gener
     """Early: fresh Gaussian draws; steady: stored points plus small noise."""
     if regime == "early":
         return rng.standard_normal((count, stored.shape[1]), dtype=np.float32)
-    noise = rng.standard_normal((count, stored.shape[1]), dtype=np.float32) * np.float32(0.25)
-    return stored[rng.integers(0, len(stored), count)] + noise
+    out = rng.standard_normal((count, stored.shape[1]), dtype=np.float32)
+    out *= np.float32(0.25)
+    out += stored[rng.integers(0, len(stored), count)]
+    return out
 
 
 def reference_copy(core: SequentialCoreset) -> ReferenceCoreset:
@@ -91,15 +93,17 @@ def peak_rss_mb() -> float:
 def memory_child(dim: int, checkpoints: list[int]) -> None:
     """Runs in a fresh process: peak RSS above the baseline after each checkpoint."""
     rng = np.random.default_rng(0)
+    batch = max(256, 4096 * 152 // dim)  # about 2.5 MB of candidates per batch
     baseline = peak_rss_mb()
     core = SequentialCoreset(CAPACITY, dim)
-    batch = 4096
-    offered, out = 0, {"dim": dim, "baseline_mb": round(baseline, 1)}
+    offered, out = 0, {"dim": dim, "batch": batch, "baseline_mb": round(baseline, 1)}
+    stored = None
     for target in checkpoints:
         while offered < target:
-            stored = core.points if core.size == CAPACITY else rng.standard_normal((CAPACITY, dim), dtype=np.float32)
-            regime = "early" if offered < 2 * CAPACITY else "steady"
-            core.offer_batch(candidates(regime, stored, batch, rng))
+            if stored is None and offered >= 2 * CAPACITY:  # early phase over: sample near stored points
+                stored = core.points
+            core.offer_batch(candidates("steady", stored, batch, rng) if stored is not None
+                             else candidates("early", core.points[:1], batch, rng))
             offered += batch
         out[f"peak_above_baseline_mb_after_{target:.0e}"] = round(peak_rss_mb() - baseline, 1)
     print(json.dumps(out))
