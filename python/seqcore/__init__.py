@@ -16,6 +16,13 @@ _EXPORTS: dict[str, str] = {
     "EvaluationResult": "seqcore.metrics",
     "GroundTruth": "seqcore.metrics",
     "write_report": "seqcore.report",
+    "SequentialCoreset": "seqcore.coreset",
+    "ReferenceCoreset": "seqcore.coreset",
+    "meld": "seqcore.coreset",
+    "greedy_kcenter": "seqcore.coreset",
+    "save_model": "seqcore.io",
+    "load_model": "seqcore.io",
+    "ModelFileError": "seqcore.io",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
