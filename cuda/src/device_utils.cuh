@@ -1,0 +1,89 @@
+// Small device helpers shared by the kernels.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace seqcore::cuda {
+
+constexpr unsigned long long kEmptyBest = ~0ull;
+
+/// Clamps a screened squared distance for packing: negatives -> 0, NaN -> +inf.
+__device__ __forceinline__ float clamp_screen(float g) {
+  if (g != g) return __int_as_float(0x7f800000);
+  return g > 0.f ? g : 0.f;
+}
+
+/// Packs (value >= 0, index) so that unsigned 64-bit order is value first, then index.
+__device__ __forceinline__ unsigned long long pack_best(float value, int index) {
+  return (static_cast<unsigned long long>(__float_as_uint(value)) << 32) | static_cast<unsigned>(index);
+}
+__device__ __forceinline__ float best_value(unsigned long long packed) {
+  return __uint_as_float(static_cast<unsigned>(packed >> 32));
+}
+__device__ __forceinline__ int best_index(unsigned long long packed) {
+  return static_cast<int>(static_cast<unsigned>(packed & 0xffffffffu));
+}
+
+/// One step of the canonical distance (distance.hpp): s + (a - b)^2, no contraction.
+__device__ __forceinline__ double canonical_step(double s, float a, float b) {
+  const double t = __dsub_rn(static_cast<double>(a), static_cast<double>(b));
+  return __dadd_rn(s, __dmul_rn(t, t));
+}
+
+__device__ __forceinline__ unsigned long long warp_min_u64(unsigned long long v) {
+  for (int off = 16; off > 0; off >>= 1) {
+    const unsigned long long o = __shfl_xor_sync(0xffffffffu, v, off);
+    v = o < v ? o : v;
+  }
+  return v;
+}
+
+/// Block-wide minimum of a packed value; every thread must call it; result in all threads.
+__device__ __forceinline__ unsigned long long block_min_u64(unsigned long long v) {
+  __shared__ unsigned long long partial[32];
+  v = warp_min_u64(v);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  __syncthreads();
+  if (lane == 0) partial[warp] = v;
+  __syncthreads();
+  const int nwarps = (blockDim.x + 31) >> 5;
+  v = lane < nwarps ? partial[lane] : kEmptyBest;
+  return warp_min_u64(v);
+}
+
+/// (value, index) pair ordered by value then index: minimum of a row of D.
+struct RowMin {
+  double value;
+  int index;
+};
+__device__ __forceinline__ bool row_less(const RowMin& a, const RowMin& b) {
+  return a.value < b.value || (a.value == b.value && a.index < b.index);
+}
+__device__ __forceinline__ RowMin warp_min_row(RowMin v) {
+  for (int off = 16; off > 0; off >>= 1) {
+    RowMin o{__shfl_xor_sync(0xffffffffu, v.value, off), __shfl_xor_sync(0xffffffffu, v.index, off)};
+    if (row_less(o, v)) v = o;
+  }
+  return v;
+}
+/// Block-wide row minimum; every thread must call it; result valid in all threads.
+__device__ __forceinline__ RowMin block_min_row(RowMin v) {
+  __shared__ double pv[32];
+  __shared__ int pi[32];
+  v = warp_min_row(v);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  __syncthreads();
+  if (lane == 0) {
+    pv[warp] = v.value;
+    pi[warp] = v.index;
+  }
+  __syncthreads();
+  const int nwarps = (blockDim.x + 31) >> 5;
+  RowMin w{__longlong_as_double(0x7ff0000000000000ll), 0x7fffffff};
+  if (lane < nwarps) w = RowMin{pv[lane], pi[lane]};
+  return warp_min_row(w);
+}
+
+}  // namespace seqcore::cuda
