@@ -100,9 +100,13 @@ void store_columns(const float* P, int m, int d, float* XT, int ld, int first) {
 
 void fill_distances(const float* XT, int ld, int d, int first, int m, double* D) {
   if (m <= 0) return;
-  const dim3 grid(static_cast<unsigned>((first + m + kThreads - 1) / kThreads), static_cast<unsigned>(m));
-  fill_distances_kernel<<<grid, kThreads>>>(XT, ld, d, first, D);
-  check_launch("fill_distances_kernel");
+  // grid.y (one new row per block row) is limited to 65535; later rows see earlier ones.
+  for (int y0 = 0; y0 < m; y0 += 65535) {
+    const int rows = std::min(65535, m - y0);
+    const dim3 grid(static_cast<unsigned>((first + y0 + rows + kThreads - 1) / kThreads), static_cast<unsigned>(rows));
+    fill_distances_kernel<<<grid, kThreads>>>(XT, ld, d, first + y0, D);
+    check_launch("fill_distances_kernel");
+  }
 }
 
 void update_row_minima(const double* D, int ld, int n, int first, double* row_val, int* row_idx) {
