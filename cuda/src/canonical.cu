@@ -34,11 +34,7 @@ fill_distances_kernel(const float* __restrict__ XT, int ld, int d, int first, do
     __syncthreads();
     for (int j = threadIdx.x; j < len; j += blockDim.x) ps[j] = XT[static_cast<long long>(j0 + j) * ld + i];
     __syncthreads();
-    if (k < i) {
-      const float* xk = XT + static_cast<long long>(j0) * ld + k;
-#pragma unroll 4
-      for (int j = 0; j < len; ++j) s = canonical_step(s, ps[j], xk[static_cast<long long>(j) * ld]);
-    }
+    if (k < i) s = canonical_column(s, ps, XT + static_cast<long long>(j0) * ld + k, ld, len);
   }
   if (k < i) {
     D[static_cast<long long>(i) * ld + k] = s;

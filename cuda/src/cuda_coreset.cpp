@@ -148,12 +148,16 @@ struct CudaCoreset::State {
     a.bounds = bounds;
     a.exact_all = details ? 1 : 0;
 
+    // Every round decides at least one candidate, so count rounds always suffice.
     int rounds = 1;
+    std::size_t queued = 0;
     LoopState st{};
     for (;;) {
       offer_rounds(a, rounds, num_sms);
+      queued += static_cast<std::size_t>(rounds);
       st = read_state();
       if (st.cursor >= st.end) break;
+      if (queued > count + kMaxRoundsPerSync) throw std::runtime_error("CUDA offer loop made no progress");
       rounds = std::min(rounds * 2, kMaxRoundsPerSync);
     }
     return static_cast<std::size_t>(st.n_replaced - before);

@@ -87,3 +87,51 @@ __device__ __forceinline__ RowMin block_min_row(RowMin v) {
 }
 
 }  // namespace seqcore::cuda
+
+namespace seqcore::cuda {
+
+constexpr int kPrefetch = 32;  // column values loaded ahead of the dependent sum
+
+/// Continues the canonical sum s over j < len of (p[j] - col[j * ld])^2 (p in shared memory,
+/// col a column of a transposed point matrix). The order of the sum is fixed (distance.hpp);
+/// loads run kPrefetch elements ahead so that the chain waits on additions, not on memory.
+__device__ __forceinline__ double canonical_column(double s, const float* p, const float* __restrict__ col,
+                                                   long long ld, int len) {
+  float cur[kPrefetch], nxt[kPrefetch];
+#pragma unroll
+  for (int t = 0; t < kPrefetch; ++t) cur[t] = t < len ? col[t * ld] : 0.f;
+  for (int j0 = 0; j0 < len; j0 += kPrefetch) {
+    const int jn = j0 + kPrefetch;
+#pragma unroll
+    for (int t = 0; t < kPrefetch; ++t) nxt[t] = jn + t < len ? col[(jn + t) * ld] : 0.f;
+#pragma unroll
+    for (int t = 0; t < kPrefetch; ++t)
+      if (j0 + t < len) s = canonical_step(s, p[j0 + t], cur[t]);
+#pragma unroll
+    for (int t = 0; t < kPrefetch; ++t) cur[t] = nxt[t];
+  }
+  return s;
+}
+
+/// Float32 dot product of p (shared memory) with fl(col[j * ld] - mu[j]) over j < len, the
+/// centered screen of one stored point; four partial sums and prefetching for latency.
+__device__ __forceinline__ float centered_dot_column(const float* p, const float* __restrict__ col,
+                                                     const float* __restrict__ mu, long long ld, int len) {
+  float cur[kPrefetch], nxt[kPrefetch];
+  float acc[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+  for (int t = 0; t < kPrefetch; ++t) cur[t] = t < len ? col[t * ld] : 0.f;
+  for (int j0 = 0; j0 < len; j0 += kPrefetch) {
+    const int jn = j0 + kPrefetch;
+#pragma unroll
+    for (int t = 0; t < kPrefetch; ++t) nxt[t] = jn + t < len ? col[(jn + t) * ld] : 0.f;
+#pragma unroll
+    for (int t = 0; t < kPrefetch; ++t)
+      if (j0 + t < len) acc[t & 3] = fmaf(p[j0 + t], __fsub_rn(cur[t], mu[j0 + t]), acc[t & 3]);
+#pragma unroll
+    for (int t = 0; t < kPrefetch; ++t) cur[t] = nxt[t];
+  }
+  return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+}
+
+}  // namespace seqcore::cuda

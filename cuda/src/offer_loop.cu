@@ -161,11 +161,7 @@ __global__ void __launch_bounds__(kThreads) exact_kernel(OfferArgs a) {
     __syncthreads();
     for (int j = threadIdx.x; j < len; j += blockDim.x) ps[j] = p[j0 + j];
     __syncthreads();
-    if (k < a.n) {
-      const float* xk = a.XT + static_cast<long long>(j0) * a.ld + k;
-#pragma unroll 4
-      for (int j = 0; j < len; ++j) s = canonical_step(s, ps[j], xk[static_cast<long long>(j) * a.ld]);
-    }
+    if (k < a.n) s = canonical_column(s, ps, a.XT + static_cast<long long>(j0) * a.ld + k, a.ld, len);
   }
   const unsigned long long v = block_min_u64(k < a.n ? static_cast<unsigned long long>(__double_as_longlong(s))
                                                      : kEmptyBest);
@@ -211,11 +207,7 @@ __global__ void __launch_bounds__(kThreads) replace_kernel(OfferArgs a, int dblo
       __syncthreads();
       for (int j = threadIdx.x; j < len; j += blockDim.x) ps[j] = p[j0 + j];
       __syncthreads();
-      if (k < a.n && k != r) {
-        const float* xk = a.XT + static_cast<long long>(j0) * ld + k;
-#pragma unroll 4
-        for (int j = 0; j < len; ++j) s = canonical_step(s, ps[j], xk[static_cast<long long>(j) * ld]);
-      }
+      if (k < a.n && k != r) s = canonical_column(s, ps, a.XT + static_cast<long long>(j0) * ld + k, ld, len);
     }
     if (k < a.n && k != r) {
       a.D[static_cast<long long>(r) * ld + k] = s;
@@ -229,22 +221,25 @@ __global__ void __launch_bounds__(kThreads) replace_kernel(OfferArgs a, int dblo
     } else if (k == r) {
       a.D[static_cast<long long>(r) * ld + r] = inf_d();
       a.dirty_rows[atomicAdd(&st->n_dirty_rows, 1)] = r;
-      const float* pc = a.Pc + static_cast<long long>(c) * d;
-      for (int j = 0; j < d; ++j) {
-        a.XT[static_cast<long long>(j) * ld + r] = p[j];
-        a.Xc[static_cast<long long>(r) * d + j] = pc[j];
-      }
+    }
+    return;
+  }
+  const float* pc = a.Pc + static_cast<long long>(c) * d;
+  if (static_cast<int>(blockIdx.x) == dblocks) {  // store the new point (column r of XT is read by no one here)
+    for (int j = threadIdx.x; j < d; j += blockDim.x) {
+      a.XT[static_cast<long long>(j) * ld + r] = p[j];
+      a.Xc[static_cast<long long>(r) * d + j] = pc[j];
+    }
+    if (threadIdx.x == 0) {
       a.xn2[r] = a.pn2[c];
       const double norm = sqrt(static_cast<double>(a.pn2[c])) * (1.0 + a.bounds.gamma);
       st->xnorm_bound = fmax(st->xnorm_bound, norm);
     }
-    return;
   }
   const int lane = threadIdx.x & 31;
   const int warps = blockDim.x >> 5;
   const long long first = static_cast<long long>(blockIdx.x - dblocks) * warps + (threadIdx.x >> 5);
   const long long stride = static_cast<long long>(gridDim.x - dblocks) * warps;
-  const float* pc = a.Pc + static_cast<long long>(c) * d;
   const float pcn = a.pn2[c];
   for (long long bb = c + 1 + first; bb < a.state->end; bb += stride) {
     const float* q = a.Pc + bb * d;
@@ -299,11 +294,7 @@ __global__ void __launch_bounds__(kThreads) dirty_kernel(OfferArgs a) {
       __syncthreads();
       for (int j = threadIdx.x; j < len; j += blockDim.x) ps[j] = pc[j0 + j];
       __syncthreads();
-      if (k < a.n) {
-        const float* xk = a.XT + static_cast<long long>(j0) * a.ld + k;
-        const float* mu = a.mu + j0;
-        for (int j = 0; j < len; ++j) dot = fmaf(ps[j], __fsub_rn(xk[static_cast<long long>(j) * a.ld], mu[j]), dot);
-      }
+      if (k < a.n) dot += centered_dot_column(ps, a.XT + static_cast<long long>(j0) * a.ld + k, a.mu + j0, a.ld, len);
     }
     const unsigned long long v =
         k < a.n ? pack_best(clamp_screen(a.pn2[cand] + a.xn2[k] - 2.f * dot), k) : kEmptyBest;
