@@ -32,12 +32,18 @@ run() {  # run NAME TIMEOUT CMD...: logs to $OUT/NAME.log, never stops the scrip
   shift 2
   local t0=$SECONDS
   timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
-  echo "$name: exit $? after $((SECONDS - t0)) s"
+  local status=$?
+  echo "$name: exit $status after $((SECONDS - t0)) s"
   tail -25 "$OUT/$name.log"
+  return $status
 }
 
-run tests_quick "${QUICK_TIMEOUT:-150}" "$PY" -m pytest tests/cuda tests/coreset -m gpu -q -rs -p no:cacheprovider \
-  -k "not full_size" --durations=8
+if ! run tests_quick "${QUICK_TIMEOUT:-150}" "$PY" -m pytest tests/cuda tests/coreset -m gpu -q -rs \
+       -p no:cacheprovider -k "not full_size" --durations=8; then
+  command -v compute-sanitizer > /dev/null &&
+    run sanitizer 90 compute-sanitizer --tool memcheck --print-limit 20 "$PY" -m pytest tests/cuda -m gpu -q -x \
+      -p no:cacheprovider -k "small_batches or ties"
+fi
 run bench "${BENCH_TIMEOUT:-150}" "$PY" benchmarks/bench_gpu.py --commit "$COMMIT" --out "$OUT/gpu_$(date -u +%F).json"
 run tests_full "${FULL_TIMEOUT:-120}" "$PY" -m pytest tests/cuda -m gpu -q -rs -p no:cacheprovider -k "full_size" \
   --durations=3
