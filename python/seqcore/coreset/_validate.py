@@ -30,7 +30,8 @@ def as_points(array: object, dim: int | None, name: str, ndim: int = 2) -> np.nd
         raise ValueError(f"{name} must have shape {shape}, got shape {a.shape}")
     if dim is not None and a.shape[-1] != dim:
         raise ValueError(f"{name} has dimension {a.shape[-1]}, expected {dim}")
-    a = np.ascontiguousarray(a, dtype=np.float32)
+    with np.errstate(over="ignore"):  # values beyond float32 become inf, rejected below
+        a = np.ascontiguousarray(a, dtype=np.float32)
     if not np.isfinite(a).all():
         raise ValueError(f"{name} contains NaN or inf (after conversion to float32)")
     return a
