@@ -88,18 +88,29 @@ def bench_offer(d: int, n_train: int, naive_seconds: float) -> list[dict[str, An
     def epoch() -> int:
         return sum(core.offer_batch(train[b : b + batch]) for b in range(0, len(train), batch))
 
+    def loop_stats(before: dict[str, int]) -> dict[str, int]:
+        now = core._impl.stats()  # the CUDA backend's offer-loop counters
+        return {key: now[key] - before[key] for key in now}
+
+    before = core._impl.stats()
     seconds, replaced = timed(epoch)
+    stats = loop_stats(before)
     naive = naive_loop(start_points, train, naive_seconds)
     results.append(phase_result("early training", d, len(train), seconds, replaced, naive))
+    results[-1]["loop"] = stats
     epochs = [replaced]
     while epochs[-1] > len(train) // 1000 and len(epochs) < 6:  # settle on the data seen
         epochs.append(epoch())
+    before = core._impl.stats()
     seconds, replaced = timed(epoch)
+    stats = loop_stats(before)
     steady_points = torch.from_numpy(core.points).cuda()
     naive = naive_loop(steady_points, train, naive_seconds)
     result = phase_result("steady state", d, len(train), seconds, replaced, naive)
     result["replacements_per_epoch_before"] = epochs
+    result["loop"] = stats
     results.append(result)
+    print(f"  loop counters: early {results[0]['loop']}, steady {stats}", flush=True)
     return results
 
 

@@ -80,6 +80,21 @@ class PyCudaCoreset {
     return py::make_tuple(mp.i, mp.j, std::sqrt(mp.sqdist));
   }
 
+  py::dict stats() {
+    seqcore::cuda::CudaOfferStats s{};
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);
+      s = core_.stats();
+    }
+    py::dict out;
+    out["replacements"] = s.replacements;
+    out["rounds"] = s.rounds;
+    out["exact"] = s.exact;
+    out["recomputed"] = s.recomputed;
+    return out;
+  }
+
   py::array_t<double> distance_matrix() {
     std::vector<double> sq;
     {
@@ -186,6 +201,8 @@ PYBIND11_MODULE(_cuda, m) {
       .def("points", &PyCudaCoreset::points, "Copy of the stored points (size, dim) float32")
       .def("min_pair", &PyCudaCoreset::min_pair, "(i, j, Euclidean distance) of the closest pair")
       .def("distance_matrix", &PyCudaCoreset::distance_matrix, "(size, size) float64 Euclidean, +inf diagonal")
+      .def("stats", &PyCudaCoreset::stats,
+           "Offer-loop counters since construction: replacements, rounds, exact, recomputed")
       .def("offer_batch", &PyCudaCoreset::offer_batch, py::arg("candidates"), py::arg("details") = false,
            "Offers rows in order; replacements, or (replacements, nearest, slot) with details")
       .def("offer_batch_ptr", &PyCudaCoreset::offer_batch_ptr, py::arg("ptr"), py::arg("count"),

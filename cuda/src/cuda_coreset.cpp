@@ -298,6 +298,12 @@ CudaMinPair CudaCoreset::min_pair() const {
   return CudaMinPair{st.gi, st.gj, st.dm};
 }
 
+CudaOfferStats CudaCoreset::stats() const {
+  DeviceGuard guard(s_->device);
+  const LoopState st = s_->read_state();
+  return CudaOfferStats{st.n_replaced, st.n_rounds, st.n_exact, st.n_recomputed + st.n_dirty_cands};
+}
+
 std::vector<double> CudaCoreset::sqdist_matrix() const {
   DeviceGuard guard(s_->device);
   const std::size_t n = s_->size, ld = s_->capacity;

@@ -88,49 +88,65 @@ __device__ __forceinline__ RowMin block_min_row(RowMin v) {
 
 }  // namespace seqcore::cuda
 
+#include <cuda_pipeline.h>
+
 namespace seqcore::cuda {
 
-constexpr int kPrefetch = 32;  // column values loaded ahead of the dependent sum
+// Column streaming: per-pair sums over d run in one thread each (the canonical sum must be
+// sequential), so each thread keeps kStages * kStep elements of its column in flight with
+// asynchronous copies into shared memory; the sum then waits on arithmetic, not on memory.
+constexpr int kColThreads = 128;  // block size of the column kernels
+constexpr int kStages = 8;
+constexpr int kStep = 8;
+constexpr int kChunk = 1024;      // floats of a query point staged in shared memory at a time
+using StageBuffer = float[kStages][kStep][kColThreads];
 
-/// Continues the canonical sum s over j < len of (p[j] - col[j * ld])^2 (p in shared memory,
-/// col a column of a transposed point matrix). The order of the sum is fixed (distance.hpp);
-/// loads run kPrefetch elements ahead so that the chain waits on additions, not on memory.
-__device__ __forceinline__ double canonical_column(double s, const float* p, const float* __restrict__ col,
-                                                   long long ld, int len) {
-  float cur[kPrefetch], nxt[kPrefetch];
+/// Calls step(j, t, col[j * ld]) for j = 0..len-1 in order (t = j % kStep, a compile-time
+/// constant after unrolling). Per-thread pipeline: no block synchronisation inside.
+template <class Step>
+__device__ __forceinline__ void stream_column(const float* __restrict__ col, long long ld, int len,
+                                              StageBuffer& buf, Step&& step) {
+  const int tid = threadIdx.x;
+  const int stages = (len + kStep - 1) / kStep;
+  auto issue = [&](int st) {
+    if (st < stages) {
+      const int j0 = st * kStep;
 #pragma unroll
-  for (int t = 0; t < kPrefetch; ++t) cur[t] = t < len ? col[t * ld] : 0.f;
-  for (int j0 = 0; j0 < len; j0 += kPrefetch) {
-    const int jn = j0 + kPrefetch;
+      for (int t = 0; t < kStep; ++t)
+        if (j0 + t < len)
+          __pipeline_memcpy_async(&buf[st % kStages][t][tid], col + static_cast<long long>(j0 + t) * ld,
+                                  sizeof(float));
+    }
+    __pipeline_commit();
+  };
+  for (int st = 0; st < kStages - 1; ++st) issue(st);
+  for (int st = 0; st < stages; ++st) {
+    issue(st + kStages - 1);
+    __pipeline_wait_prior(kStages - 1);  // group st has landed
+    const int j0 = st * kStep;
 #pragma unroll
-    for (int t = 0; t < kPrefetch; ++t) nxt[t] = jn + t < len ? col[(jn + t) * ld] : 0.f;
-#pragma unroll
-    for (int t = 0; t < kPrefetch; ++t)
-      if (j0 + t < len) s = canonical_step(s, p[j0 + t], cur[t]);
-#pragma unroll
-    for (int t = 0; t < kPrefetch; ++t) cur[t] = nxt[t];
+    for (int t = 0; t < kStep; ++t)
+      if (j0 + t < len) step(j0 + t, t, buf[st % kStages][t][tid]);
   }
+  __pipeline_wait_prior(0);
+}
+
+/// Continues the canonical sum s over j < len of (p[j] - col[j * ld])^2 (distance.hpp order).
+__device__ __forceinline__ double canonical_column(double s, const float* p, const float* __restrict__ col,
+                                                   long long ld, int len, StageBuffer& buf) {
+  stream_column(col, ld, len, buf, [&](int j, int, float x) { s = canonical_step(s, p[j], x); });
   return s;
 }
 
-/// Float32 dot product of p (shared memory) with fl(col[j * ld] - mu[j]) over j < len, the
-/// centered screen of one stored point; four partial sums and prefetching for latency.
-__device__ __forceinline__ float centered_dot_column(const float* p, const float* __restrict__ col,
-                                                     const float* __restrict__ mu, long long ld, int len) {
-  float cur[kPrefetch], nxt[kPrefetch];
+/// Float32 dot product of p with fl(col[j * ld] - mu[j]) over j < len (p, mu in shared
+/// memory): the centered screen of one stored point; four partial sums (any order is covered
+/// by the screen's error bound).
+__device__ __forceinline__ float centered_dot_column(const float* p, const float* mu, const float* __restrict__ col,
+                                                     long long ld, int len, StageBuffer& buf) {
   float acc[4] = {0.f, 0.f, 0.f, 0.f};
-#pragma unroll
-  for (int t = 0; t < kPrefetch; ++t) cur[t] = t < len ? col[t * ld] : 0.f;
-  for (int j0 = 0; j0 < len; j0 += kPrefetch) {
-    const int jn = j0 + kPrefetch;
-#pragma unroll
-    for (int t = 0; t < kPrefetch; ++t) nxt[t] = jn + t < len ? col[(jn + t) * ld] : 0.f;
-#pragma unroll
-    for (int t = 0; t < kPrefetch; ++t)
-      if (j0 + t < len) acc[t & 3] = fmaf(p[j0 + t], __fsub_rn(cur[t], mu[j0 + t]), acc[t & 3]);
-#pragma unroll
-    for (int t = 0; t < kPrefetch; ++t) cur[t] = nxt[t];
-  }
+  stream_column(col, ld, len, buf, [&](int j, int t, float x) {
+    acc[t & 3] = fmaf(p[j], __fsub_rn(x, mu[j]), acc[t & 3]);
+  });
   return (acc[0] + acc[1]) + (acc[2] + acc[3]);
 }
 

@@ -19,6 +19,9 @@ struct LoopState {
   int n_dirty_rows;   // rows of D whose minimum must be recomputed
   int n_dirty_cands;  // candidates whose screened minimum must be recomputed
   long long n_replaced;
+  long long n_rounds;         // statistics: rounds that examined candidates,
+  long long n_exact;          //   candidates settled with canonical distances,
+  long long n_recomputed;     //   candidates whose screened minimum was recomputed
   double dm;          // canonical squared distance of the global minimum pair
   int gi, gj;         // the pair (gi < gj), or -1 when fewer than two points are stored
   double xnorm_bound; // upper bound of max_k ||X'_k|| (centered stored points)

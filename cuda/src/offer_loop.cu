@@ -12,8 +12,7 @@
 namespace seqcore::cuda {
 namespace {
 
-constexpr int kChunk = 2048;       // floats of a point staged in shared memory at a time
-constexpr int kThreads = 256;
+constexpr int kThreads = kColThreads;
 constexpr int kCollectThreads = 1024;
 
 __device__ __forceinline__ double inf_d() { return __longlong_as_double(0x7ff0000000000000ll); }
@@ -69,6 +68,8 @@ __global__ void __launch_bounds__(kCollectThreads) collect_kernel(OfferArgs a) {
   const int cursor = st->cursor, end = st->end;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   if (threadIdx.x == 0) {
+    st->n_recomputed += st->n_dirty_cands;
+    if (cursor < end) st->n_rounds += 1;
     st->n_dirty_rows = 0;
     st->n_dirty_cands = 0;
     st->replaced = 0;
@@ -143,6 +144,7 @@ __global__ void __launch_bounds__(kCollectThreads) collect_kernel(OfferArgs a) {
       choose(a, st, s_list[0], sqrtf(s_g[0]));
     } else {
       st->need_exact = 1;
+      st->n_exact += s_accept[count - 1] ? count - 1 : count;
     }
   }
 }
@@ -150,6 +152,7 @@ __global__ void __launch_bounds__(kCollectThreads) collect_kernel(OfferArgs a) {
 /// Block (collected candidate l, column tile): exact canonical minimum over stored points.
 __global__ void __launch_bounds__(kThreads) exact_kernel(OfferArgs a) {
   __shared__ float ps[kChunk];
+  __shared__ StageBuffer stage;
   const LoopState* st = a.state;
   const int l = blockIdx.x;
   if (!st->need_exact || l >= st->count || a.list_accept[l]) return;
@@ -161,7 +164,7 @@ __global__ void __launch_bounds__(kThreads) exact_kernel(OfferArgs a) {
     __syncthreads();
     for (int j = threadIdx.x; j < len; j += blockDim.x) ps[j] = p[j0 + j];
     __syncthreads();
-    if (k < a.n) s = canonical_column(s, ps, a.XT + static_cast<long long>(j0) * a.ld + k, a.ld, len);
+    if (k < a.n) s = canonical_column(s, ps, a.XT + static_cast<long long>(j0) * a.ld + k, a.ld, len, stage);
   }
   const unsigned long long v = block_min_u64(k < a.n ? static_cast<unsigned long long>(__double_as_longlong(s))
                                                      : kEmptyBest);
@@ -195,6 +198,7 @@ __global__ void decide_kernel(OfferArgs a) {
 /// whose screened nearest point was r are queued for a full recompute).
 __global__ void __launch_bounds__(kThreads) replace_kernel(OfferArgs a, int dblocks) {
   __shared__ float ps[kChunk];
+  __shared__ StageBuffer stage;
   LoopState* st = a.state;
   if (!st->replaced) return;
   const int c = st->chosen, r = st->slot, d = a.d, ld = a.ld;
@@ -207,7 +211,7 @@ __global__ void __launch_bounds__(kThreads) replace_kernel(OfferArgs a, int dblo
       __syncthreads();
       for (int j = threadIdx.x; j < len; j += blockDim.x) ps[j] = p[j0 + j];
       __syncthreads();
-      if (k < a.n && k != r) s = canonical_column(s, ps, a.XT + static_cast<long long>(j0) * ld + k, ld, len);
+      if (k < a.n && k != r) s = canonical_column(s, ps, a.XT + static_cast<long long>(j0) * ld + k, ld, len, stage);
     }
     if (k < a.n && k != r) {
       a.D[static_cast<long long>(r) * ld + k] = s;
@@ -263,6 +267,8 @@ __global__ void __launch_bounds__(kThreads) replace_kernel(OfferArgs a, int dblo
 /// candidates (one column tile per work item, combined with atomicMin).
 __global__ void __launch_bounds__(kThreads) dirty_kernel(OfferArgs a) {
   __shared__ float ps[kChunk];
+  __shared__ float pm[kChunk];
+  __shared__ StageBuffer stage;
   const LoopState* st = a.state;
   const int nrow = st->n_dirty_rows, ncand = st->n_dirty_cands;
   const int tiles = (a.n + kThreads - 1) / kThreads;
@@ -292,9 +298,12 @@ __global__ void __launch_bounds__(kThreads) dirty_kernel(OfferArgs a) {
     for (int j0 = 0; j0 < a.d; j0 += kChunk) {
       const int len = min(kChunk, a.d - j0);
       __syncthreads();
-      for (int j = threadIdx.x; j < len; j += blockDim.x) ps[j] = pc[j0 + j];
+      for (int j = threadIdx.x; j < len; j += blockDim.x) {
+        ps[j] = pc[j0 + j];
+        pm[j] = a.mu[j0 + j];
+      }
       __syncthreads();
-      if (k < a.n) dot += centered_dot_column(ps, a.XT + static_cast<long long>(j0) * a.ld + k, a.mu + j0, a.ld, len);
+      if (k < a.n) dot += centered_dot_column(ps, pm, a.XT + static_cast<long long>(j0) * a.ld + k, a.ld, len, stage);
     }
     const unsigned long long v =
         k < a.n ? pack_best(clamp_screen(a.pn2[cand] + a.xn2[k] - 2.f * dot), k) : kEmptyBest;
@@ -317,8 +326,8 @@ ScreenBounds make_screen_bounds(int d) {
 
 void offer_rounds(const OfferArgs& a, int rounds, int num_sms) {
   const int tiles = (a.n + kThreads - 1) / kThreads;
-  const int patch_blocks = std::max(1, 4 * num_sms);
-  const int dirty_blocks = std::max(1, 2 * num_sms);
+  const int patch_blocks = std::max(1, 8 * num_sms);
+  const int dirty_blocks = std::max(1, 4 * num_sms);
   for (int i = 0; i < rounds; ++i) {
     collect_kernel<<<1, kCollectThreads>>>(a);
     check_launch("collect_kernel");

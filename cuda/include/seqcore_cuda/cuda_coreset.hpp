@@ -23,6 +23,14 @@ struct CudaMinPair {
   double sqdist;
 };
 
+/// Counters of the offer loop since construction (for benchmarks and tuning).
+struct CudaOfferStats {
+  long long replacements;
+  long long rounds;       // decide-and-replace rounds that examined candidates
+  long long exact;        // candidates settled with canonical float64 distances
+  long long recomputed;   // candidates whose screened minimum was recomputed after a replacement
+};
+
 /// Sequential coreset on one GPU. Candidate and query pointers may live on the host or the
 /// device (the *_device methods take float32 row-major device memory). Not thread-safe.
 class CudaCoreset {
@@ -42,6 +50,7 @@ class CudaCoreset {
   std::vector<float> points() const;          // size x dim, row-major
   CudaMinPair min_pair() const;
   std::vector<double> sqdist_matrix() const;  // size x size canonical squared distances
+  CudaOfferStats stats() const;
 
   /// Offers count candidates in order (decisions identical to the CPU core); returns the
   /// number of replacements. With nearest/slot (host arrays of count, or both null) the
