@@ -10,7 +10,7 @@
 namespace seqcore::cuda {
 namespace {
 
-constexpr int kThreads = kColThreads;
+constexpr int kThreads = kFillThreads;
 
 __global__ void store_columns_kernel(const float* __restrict__ P, int m, int d, float* __restrict__ XT,
                                      int ld, int first) {
@@ -24,7 +24,7 @@ __global__ void store_columns_kernel(const float* __restrict__ P, int m, int d, 
 __global__ void __launch_bounds__(kThreads)
 fill_distances_kernel(const float* __restrict__ XT, int ld, int d, int first, double* __restrict__ D) {
   __shared__ float ps[kChunk];
-  __shared__ StageBuffer stage;
+  __shared__ StageBuffer<kFillThreads, kFillStep> stage;
   const int i = first + blockIdx.y;
   const int k = blockIdx.x * blockDim.x + threadIdx.x;
   if (blockIdx.x * blockDim.x > i) return;  // whole block beyond the diagonal
@@ -34,7 +34,7 @@ fill_distances_kernel(const float* __restrict__ XT, int ld, int d, int first, do
     __syncthreads();
     for (int j = threadIdx.x; j < len; j += blockDim.x) ps[j] = XT[static_cast<long long>(j0 + j) * ld + i];
     __syncthreads();
-    if (k < i) s = canonical_column(s, ps, XT + static_cast<long long>(j0) * ld + k, ld, len, stage);
+    if (k < i) s = canonical_column<kFillThreads, kFillStep>(s, ps, XT + static_cast<long long>(j0) * ld + k, ld, len, stage);
   }
   if (k < i) {
     D[static_cast<long long>(i) * ld + k] = s;

@@ -16,6 +16,50 @@ namespace {
 
 constexpr std::size_t kMaxCapacity = 1u << 16;   // K x K float64 matrix stays well in memory
 constexpr int kMaxRoundsPerSync = 32;
+constexpr int kGraphRounds = 32;      // rounds per replayed CUDA graph
+constexpr std::size_t kGraphAfter = 7;  // direct rounds (1 + 2 + 4) before a graph pays off
+
+/// Owning handle of an instantiated CUDA graph (null when capture was not possible).
+class GraphExec {
+ public:
+  GraphExec() = default;
+  GraphExec(const GraphExec&) = delete;
+  GraphExec& operator=(const GraphExec&) = delete;
+  ~GraphExec() {
+    if (exec_ != nullptr) cudaGraphExecDestroy(exec_);
+  }
+  explicit operator bool() const noexcept { return exec_ != nullptr; }
+  cudaGraphExec_t get() const noexcept { return exec_; }
+
+  /// Captures `rounds` offer rounds on `stream`; stays null (direct launches) on any failure.
+  void capture(const OfferArgs& a, int rounds, int num_sms, cudaStream_t stream) {
+    if (cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
+      cudaGetLastError();
+      return;
+    }
+    cudaGraph_t graph = nullptr;
+    try {
+      offer_rounds(a, rounds, num_sms, stream);
+    } catch (const std::exception&) {
+      cudaStreamEndCapture(stream, &graph);
+      if (graph != nullptr) cudaGraphDestroy(graph);
+      cudaGetLastError();
+      return;
+    }
+    if (cudaStreamEndCapture(stream, &graph) != cudaSuccess || graph == nullptr) {
+      cudaGetLastError();
+      return;
+    }
+    if (cudaGraphInstantiate(&exec_, graph, 0) != cudaSuccess) {
+      exec_ = nullptr;
+      cudaGetLastError();
+    }
+    cudaGraphDestroy(graph);
+  }
+
+ private:
+  cudaGraphExec_t exec_ = nullptr;
+};
 
 /// Candidates per chunk: bounded so the centered copy stays near 256 MiB.
 std::size_t chunk_rows(std::size_t dim) {
@@ -71,6 +115,12 @@ struct CudaCoreset::State {
   DeviceBuffer<int> list, list_accept, dirty_rows, dirty_cands, flag;
   DeviceBuffer<std::int64_t> index_out;
   DeviceBuffer<float> dist_out;
+
+  cudaStream_t stream = nullptr;  // blocking stream of the offer rounds (graph capture)
+
+  ~State() {
+    if (stream != nullptr) cudaStreamDestroy(stream);
+  }
 
   LoopState read_state() const {
     LoopState st{};
@@ -139,6 +189,7 @@ struct CudaCoreset::State {
     a.n = n;
     a.ld = static_cast<int>(capacity);
     a.d = d;
+    a.count = static_cast<int>(count);
     a.state = state.get();
     a.list = list.get();
     a.list_accept = list_accept.get();
@@ -148,16 +199,27 @@ struct CudaCoreset::State {
     a.bounds = bounds;
     a.exact_all = details ? 1 : 0;
 
-    // Every round decides at least one candidate, so count rounds always suffice.
+    // Every round decides at least one candidate, so count rounds always suffice. Few rounds
+    // (steady state) are launched directly; many (early training) replay a captured graph.
+    // `stream` is a blocking stream: it is ordered with the legacy stream both ways, so
+    // read_state's cudaMemcpy waits for the queued rounds.
     int rounds = 1;
     std::size_t queued = 0;
+    GraphExec graph;
     LoopState st{};
     for (;;) {
-      offer_rounds(a, rounds, num_sms);
-      queued += static_cast<std::size_t>(rounds);
+      if (graph) {
+        SEQCORE_CUDA_CHECK(cudaGraphLaunch(graph.get(), stream));
+        queued += kGraphRounds;
+      } else {
+        offer_rounds(a, rounds, num_sms, stream);
+        queued += static_cast<std::size_t>(rounds);
+      }
       st = read_state();
       if (st.cursor >= st.end) break;
-      if (queued > count + kMaxRoundsPerSync) throw std::runtime_error("CUDA offer loop made no progress");
+      if (queued > count + kGraphRounds + kMaxRoundsPerSync)
+        throw std::runtime_error("CUDA offer loop made no progress");
+      if (!graph && queued >= kGraphAfter) graph.capture(a, kGraphRounds, num_sms, stream);
       rounds = std::min(rounds * 2, kMaxRoundsPerSync);
     }
     return static_cast<std::size_t>(st.n_replaced - before);
@@ -236,6 +298,7 @@ CudaCoreset::CudaCoreset(std::size_t capacity, std::size_t dim, int device) {
   s.device = device;
   s.bounds = make_screen_bounds(static_cast<int>(dim));
   SEQCORE_CUDA_CHECK(cudaDeviceGetAttribute(&s.num_sms, cudaDevAttrMultiProcessorCount, device));
+  SEQCORE_CUDA_CHECK(cudaStreamCreate(&s.stream));
   const std::size_t chunk = chunk_rows(dim);
   s.XT.reserve(capacity * dim);
   s.Xc.reserve(capacity * dim);

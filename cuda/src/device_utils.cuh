@@ -93,26 +93,29 @@ __device__ __forceinline__ RowMin block_min_row(RowMin v) {
 namespace seqcore::cuda {
 
 // Column streaming: per-pair sums over d run in one thread each (the canonical sum must be
-// sequential), so each thread keeps kStages * kStep elements of its column in flight with
+// sequential), so each thread keeps kStages * Step elements of its column in flight with
 // asynchronous copies into shared memory; the sum then waits on arithmetic, not on memory.
-constexpr int kColThreads = 128;  // block size of the column kernels
 constexpr int kStages = 8;
-constexpr int kStep = 8;
-constexpr int kChunk = 1024;      // floats of a query point staged in shared memory at a time
-using StageBuffer = float[kStages][kStep][kColThreads];
+constexpr int kChunk = 1024;  // floats of a query point staged in shared memory at a time
+// Per-round kernels are latency-bound: one warp per block spreads K pairs over many SMs and
+// 256 elements per thread stay in flight. Fill kernels are throughput-bound.
+constexpr int kLatThreads = 32, kLatStep = 32;
+constexpr int kFillThreads = 128, kFillStep = 8;
+template <int Threads, int Step>
+using StageBuffer = float[kStages][Step][Threads];
 
-/// Calls step(j, t, col[j * ld]) for j = 0..len-1 in order (t = j % kStep, a compile-time
+/// Calls step(j, t, col[j * ld]) for j = 0..len-1 in order (t = j % Step, a compile-time
 /// constant after unrolling). Per-thread pipeline: no block synchronisation inside.
-template <class Step>
+template <int Threads, int Step, class F>
 __device__ __forceinline__ void stream_column(const float* __restrict__ col, long long ld, int len,
-                                              StageBuffer& buf, Step&& step) {
+                                              StageBuffer<Threads, Step>& buf, F&& step) {
   const int tid = threadIdx.x;
-  const int stages = (len + kStep - 1) / kStep;
+  const int stages = (len + Step - 1) / Step;
   auto issue = [&](int st) {
     if (st < stages) {
-      const int j0 = st * kStep;
+      const int j0 = st * Step;
 #pragma unroll
-      for (int t = 0; t < kStep; ++t)
+      for (int t = 0; t < Step; ++t)
         if (j0 + t < len)
           __pipeline_memcpy_async(&buf[st % kStages][t][tid], col + static_cast<long long>(j0 + t) * ld,
                                   sizeof(float));
@@ -123,28 +126,30 @@ __device__ __forceinline__ void stream_column(const float* __restrict__ col, lon
   for (int st = 0; st < stages; ++st) {
     issue(st + kStages - 1);
     __pipeline_wait_prior(kStages - 1);  // group st has landed
-    const int j0 = st * kStep;
+    const int j0 = st * Step;
 #pragma unroll
-    for (int t = 0; t < kStep; ++t)
+    for (int t = 0; t < Step; ++t)
       if (j0 + t < len) step(j0 + t, t, buf[st % kStages][t][tid]);
   }
   __pipeline_wait_prior(0);
 }
 
 /// Continues the canonical sum s over j < len of (p[j] - col[j * ld])^2 (distance.hpp order).
+template <int Threads, int Step>
 __device__ __forceinline__ double canonical_column(double s, const float* p, const float* __restrict__ col,
-                                                   long long ld, int len, StageBuffer& buf) {
-  stream_column(col, ld, len, buf, [&](int j, int, float x) { s = canonical_step(s, p[j], x); });
+                                                   long long ld, int len, StageBuffer<Threads, Step>& buf) {
+  stream_column<Threads, Step>(col, ld, len, buf, [&](int j, int, float x) { s = canonical_step(s, p[j], x); });
   return s;
 }
 
 /// Float32 dot product of p with fl(col[j * ld] - mu[j]) over j < len (p, mu in shared
 /// memory): the centered screen of one stored point; four partial sums (any order is covered
 /// by the screen's error bound).
+template <int Threads, int Step>
 __device__ __forceinline__ float centered_dot_column(const float* p, const float* mu, const float* __restrict__ col,
-                                                     long long ld, int len, StageBuffer& buf) {
+                                                     long long ld, int len, StageBuffer<Threads, Step>& buf) {
   float acc[4] = {0.f, 0.f, 0.f, 0.f};
-  stream_column(col, ld, len, buf, [&](int j, int t, float x) {
+  stream_column<Threads, Step>(col, ld, len, buf, [&](int j, int t, float x) {
     acc[t & 3] = fmaf(p[j], __fsub_rn(x, mu[j]), acc[t & 3]);
   });
   return (acc[0] + acc[1]) + (acc[2] + acc[3]);

@@ -2,6 +2,8 @@
 // is ordered with PyTorch/CuPy default-stream producers and consumers).
 #pragma once
 
+#include <cuda_runtime.h>
+
 #include <cstdint>
 
 namespace seqcore::cuda {
@@ -87,6 +89,7 @@ struct OfferArgs {
   double* row_val;
   int* row_idx;
   int n, ld, d;
+  int count;                      // candidates in the chunk (sizes the patch grid)
   // loop scratch
   LoopState* state;
   int* list;                      // kMaxCollect + 1 collected candidates
@@ -97,7 +100,8 @@ struct OfferArgs {
   ScreenBounds bounds;
   int exact_all;                  // 1: settle every candidate exactly (exact nearest details)
 };
-/// Queues `rounds` decide-and-replace rounds (each decides >= 1 candidate or ends the chunk).
-void offer_rounds(const OfferArgs& a, int rounds, int num_sms);
+/// Queues `rounds` decide-and-replace rounds on `stream` (each decides >= 1 candidate or ends
+/// the chunk; rounds after the end do nothing), so they can be replayed as a CUDA graph.
+void offer_rounds(const OfferArgs& a, int rounds, int num_sms, cudaStream_t stream);
 
 }  // namespace seqcore::cuda

@@ -12,7 +12,6 @@
 namespace seqcore::cuda {
 namespace {
 
-constexpr int kThreads = kColThreads;
 constexpr int kCollectThreads = 1024;
 
 __device__ __forceinline__ double inf_d() { return __longlong_as_double(0x7ff0000000000000ll); }
@@ -150,21 +149,23 @@ __global__ void __launch_bounds__(kCollectThreads) collect_kernel(OfferArgs a) {
 }
 
 /// Block (collected candidate l, column tile): exact canonical minimum over stored points.
-__global__ void __launch_bounds__(kThreads) exact_kernel(OfferArgs a) {
+__global__ void __launch_bounds__(kLatThreads) exact_kernel(OfferArgs a) {
   __shared__ float ps[kChunk];
-  __shared__ StageBuffer stage;
+  __shared__ StageBuffer<kLatThreads, kLatStep> stage;
   const LoopState* st = a.state;
-  const int l = blockIdx.x;
+  const int l = blockIdx.y;
   if (!st->need_exact || l >= st->count || a.list_accept[l]) return;
   const float* p = a.P + static_cast<long long>(a.list[l]) * a.d;
-  const int k = blockIdx.y * blockDim.x + threadIdx.x;
+  const int k = blockIdx.x * blockDim.x + threadIdx.x;
   double s = 0.0;
   for (int j0 = 0; j0 < a.d; j0 += kChunk) {
     const int len = min(kChunk, a.d - j0);
     __syncthreads();
     for (int j = threadIdx.x; j < len; j += blockDim.x) ps[j] = p[j0 + j];
     __syncthreads();
-    if (k < a.n) s = canonical_column(s, ps, a.XT + static_cast<long long>(j0) * a.ld + k, a.ld, len, stage);
+    if (k < a.n)
+      s = canonical_column<kLatThreads, kLatStep>(s, ps, a.XT + static_cast<long long>(j0) * a.ld + k, a.ld, len,
+                                                  stage);
   }
   const unsigned long long v = block_min_u64(k < a.n ? static_cast<unsigned long long>(__double_as_longlong(s))
                                                      : kEmptyBest);
@@ -192,44 +193,51 @@ __global__ void decide_kernel(OfferArgs a) {
   st->cursor = st->scan_end;
 }
 
-/// Applies the round's replacement. Blocks [0, dblocks): row/column r of D, cheap row-minimum
-/// updates (rows that lose their minimum are queued), the stored copies of the point.
-/// Remaining blocks: screened distances of the later candidates to the new point (candidates
-/// whose screened nearest point was r are queued for a full recompute).
-__global__ void __launch_bounds__(kThreads) replace_kernel(OfferArgs a, int dblocks) {
+/// Applies the round's replacement to D: thread k computes D[r][k] = D[k][r] and updates the
+/// minimum of row k cheaply (rows that lose their minimum, and row r, are queued).
+__global__ void __launch_bounds__(kLatThreads) replace_rows_kernel(OfferArgs a) {
   __shared__ float ps[kChunk];
-  __shared__ StageBuffer stage;
+  __shared__ StageBuffer<kLatThreads, kLatStep> stage;
   LoopState* st = a.state;
   if (!st->replaced) return;
   const int c = st->chosen, r = st->slot, d = a.d, ld = a.ld;
   const float* p = a.P + static_cast<long long>(c) * d;
-  if (static_cast<int>(blockIdx.x) < dblocks) {
-    const int k = blockIdx.x * blockDim.x + threadIdx.x;
-    double s = 0.0;
-    for (int j0 = 0; j0 < d; j0 += kChunk) {
-      const int len = min(kChunk, d - j0);
-      __syncthreads();
-      for (int j = threadIdx.x; j < len; j += blockDim.x) ps[j] = p[j0 + j];
-      __syncthreads();
-      if (k < a.n && k != r) s = canonical_column(s, ps, a.XT + static_cast<long long>(j0) * ld + k, ld, len, stage);
-    }
-    if (k < a.n && k != r) {
-      a.D[static_cast<long long>(r) * ld + k] = s;
-      a.D[static_cast<long long>(k) * ld + r] = s;
-      if (a.row_idx[k] == r) {
-        a.dirty_rows[atomicAdd(&st->n_dirty_rows, 1)] = k;
-      } else if (s < a.row_val[k] || (s == a.row_val[k] && r < a.row_idx[k])) {
-        a.row_val[k] = s;
-        a.row_idx[k] = r;
-      }
-    } else if (k == r) {
-      a.D[static_cast<long long>(r) * ld + r] = inf_d();
-      a.dirty_rows[atomicAdd(&st->n_dirty_rows, 1)] = r;
-    }
-    return;
+  const int k = blockIdx.x * blockDim.x + threadIdx.x;
+  const bool active = k < a.n && k != r;
+  double s = 0.0;
+  for (int j0 = 0; j0 < d; j0 += kChunk) {
+    const int len = min(kChunk, d - j0);
+    __syncthreads();
+    for (int j = threadIdx.x; j < len; j += blockDim.x) ps[j] = p[j0 + j];
+    __syncthreads();
+    if (active)
+      s = canonical_column<kLatThreads, kLatStep>(s, ps, a.XT + static_cast<long long>(j0) * ld + k, ld, len, stage);
   }
+  if (active) {
+    a.D[static_cast<long long>(r) * ld + k] = s;
+    a.D[static_cast<long long>(k) * ld + r] = s;
+    if (a.row_idx[k] == r) {
+      a.dirty_rows[atomicAdd(&st->n_dirty_rows, 1)] = k;
+    } else if (s < a.row_val[k] || (s == a.row_val[k] && r < a.row_idx[k])) {
+      a.row_val[k] = s;
+      a.row_idx[k] = r;
+    }
+  } else if (k == r) {
+    a.D[static_cast<long long>(r) * ld + r] = inf_d();
+    a.dirty_rows[atomicAdd(&st->n_dirty_rows, 1)] = r;
+  }
+}
+
+/// Screened distances of the later candidates to the new point (a warp per candidate;
+/// candidates whose screened nearest point was r are queued for a full recompute). Block 0
+/// also stores the new point (XT column r, Xc row r), which replace_rows_kernel never reads.
+__global__ void __launch_bounds__(256) patch_kernel(OfferArgs a) {
+  LoopState* st = a.state;
+  if (!st->replaced) return;
+  const int c = st->chosen, r = st->slot, d = a.d, ld = a.ld, end = st->end;
+  const float* p = a.P + static_cast<long long>(c) * d;
   const float* pc = a.Pc + static_cast<long long>(c) * d;
-  if (static_cast<int>(blockIdx.x) == dblocks) {  // store the new point (column r of XT is read by no one here)
+  if (blockIdx.x == 0) {
     for (int j = threadIdx.x; j < d; j += blockDim.x) {
       a.XT[static_cast<long long>(j) * ld + r] = p[j];
       a.Xc[static_cast<long long>(r) * d + j] = pc[j];
@@ -242,13 +250,24 @@ __global__ void __launch_bounds__(kThreads) replace_kernel(OfferArgs a, int dblo
   }
   const int lane = threadIdx.x & 31;
   const int warps = blockDim.x >> 5;
-  const long long first = static_cast<long long>(blockIdx.x - dblocks) * warps + (threadIdx.x >> 5);
-  const long long stride = static_cast<long long>(gridDim.x - dblocks) * warps;
   const float pcn = a.pn2[c];
-  for (long long bb = c + 1 + first; bb < a.state->end; bb += stride) {
+  for (long long bb = c + 1 + static_cast<long long>(blockIdx.x) * warps + (threadIdx.x >> 5); bb < end;
+       bb += static_cast<long long>(gridDim.x) * warps) {
     const float* q = a.Pc + bb * d;
-    float dot = 0.f;
-    for (int j = lane; j < d; j += 32) dot = fmaf(q[j], pc[j], dot);
+    float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+    int j = lane;
+    for (; j + 7 * 32 < d; j += 8 * 32) {  // eight independent loads in flight per lane
+      float qv[8], cv[8];
+#pragma unroll
+      for (int u = 0; u < 8; ++u) {
+        qv[u] = q[j + u * 32];
+        cv[u] = pc[j + u * 32];
+      }
+#pragma unroll
+      for (int u = 0; u < 8; ++u) acc[u] = fmaf(qv[u], cv[u], acc[u]);
+    }
+    for (; j < d; j += 32) acc[0] = fmaf(q[j], pc[j], acc[0]);
+    float dot = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
     for (int off = 16; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);
     if (lane == 0) {
       const unsigned long long fresh = pack_best(clamp_screen(a.pn2[bb] + pcn - 2.f * dot), r);
@@ -265,13 +284,13 @@ __global__ void __launch_bounds__(kThreads) replace_kernel(OfferArgs a, int dblo
 
 /// Grid-stride over the queued work: full row minima of D rows, and screened minima of
 /// candidates (one column tile per work item, combined with atomicMin).
-__global__ void __launch_bounds__(kThreads) dirty_kernel(OfferArgs a) {
+__global__ void __launch_bounds__(kLatThreads) dirty_kernel(OfferArgs a) {
   __shared__ float ps[kChunk];
   __shared__ float pm[kChunk];
-  __shared__ StageBuffer stage;
+  __shared__ StageBuffer<kLatThreads, kLatStep> stage;
   const LoopState* st = a.state;
   const int nrow = st->n_dirty_rows, ncand = st->n_dirty_cands;
-  const int tiles = (a.n + kThreads - 1) / kThreads;
+  const int tiles = (a.n + kLatThreads - 1) / kLatThreads;
   const long long total = nrow + static_cast<long long>(ncand) * tiles;
   for (long long w = blockIdx.x; w < total; w += gridDim.x) {
     if (w < nrow) {
@@ -292,7 +311,7 @@ __global__ void __launch_bounds__(kThreads) dirty_kernel(OfferArgs a) {
     }
     const long long q = w - nrow;
     const int cand = a.dirty_cands[q / tiles];
-    const int k = static_cast<int>(q % tiles) * kThreads + threadIdx.x;
+    const int k = static_cast<int>(q % tiles) * kLatThreads + threadIdx.x;
     const float* pc = a.Pc + static_cast<long long>(cand) * a.d;
     float dot = 0.f;
     for (int j0 = 0; j0 < a.d; j0 += kChunk) {
@@ -303,7 +322,9 @@ __global__ void __launch_bounds__(kThreads) dirty_kernel(OfferArgs a) {
         pm[j] = a.mu[j0 + j];
       }
       __syncthreads();
-      if (k < a.n) dot += centered_dot_column(ps, pm, a.XT + static_cast<long long>(j0) * a.ld + k, a.ld, len, stage);
+      if (k < a.n)
+        dot += centered_dot_column<kLatThreads, kLatStep>(ps, pm, a.XT + static_cast<long long>(j0) * a.ld + k, a.ld,
+                                                          len, stage);
     }
     const unsigned long long v =
         k < a.n ? pack_best(clamp_screen(a.pn2[cand] + a.xn2[k] - 2.f * dot), k) : kEmptyBest;
@@ -324,20 +345,22 @@ ScreenBounds make_screen_bounds(int d) {
   return b;
 }
 
-void offer_rounds(const OfferArgs& a, int rounds, int num_sms) {
-  const int tiles = (a.n + kThreads - 1) / kThreads;
-  const int patch_blocks = std::max(1, 8 * num_sms);
-  const int dirty_blocks = std::max(1, 4 * num_sms);
+void offer_rounds(const OfferArgs& a, int rounds, int num_sms, cudaStream_t stream) {
+  const unsigned tiles = static_cast<unsigned>((a.n + kLatThreads - 1) / kLatThreads);
+  const unsigned patch_blocks = static_cast<unsigned>(std::clamp((a.count + 7) / 8, 1, 16 * num_sms));
+  const unsigned dirty_blocks = static_cast<unsigned>(std::max(1, 8 * num_sms));
   for (int i = 0; i < rounds; ++i) {
-    collect_kernel<<<1, kCollectThreads>>>(a);
+    collect_kernel<<<1, kCollectThreads, 0, stream>>>(a);
     check_launch("collect_kernel");
-    exact_kernel<<<dim3(kMaxCollect, static_cast<unsigned>(tiles)), kThreads>>>(a);
+    exact_kernel<<<dim3(tiles, kMaxCollect), kLatThreads, 0, stream>>>(a);
     check_launch("exact_kernel");
-    decide_kernel<<<1, 1>>>(a);
+    decide_kernel<<<1, 1, 0, stream>>>(a);
     check_launch("decide_kernel");
-    replace_kernel<<<static_cast<unsigned>(tiles + patch_blocks), kThreads>>>(a, tiles);
-    check_launch("replace_kernel");
-    dirty_kernel<<<static_cast<unsigned>(dirty_blocks), kThreads>>>(a);
+    replace_rows_kernel<<<tiles, kLatThreads, 0, stream>>>(a);
+    check_launch("replace_rows_kernel");
+    patch_kernel<<<patch_blocks, 256, 0, stream>>>(a);
+    check_launch("patch_kernel");
+    dirty_kernel<<<dirty_blocks, kLatThreads, 0, stream>>>(a);
     check_launch("dirty_kernel");
   }
 }
