@@ -92,7 +92,7 @@ def _search_core(queries: Any, bank: Any, chunk: int) -> Result:
     x = _host(bank, None, "bank")
     q = _host(queries, x.shape[1], "queries")
     coreset = core.SequentialCoreset(len(x), x.shape[1])
-    coreset.offer_batch(x, False)  # fill phase only: stores every row in order
+    coreset.offer_batch(x, True)  # fill phase only: stores every row in order
     return coreset.query(q, chunk)
 
 
