@@ -97,9 +97,8 @@ namespace seqcore::cuda {
 // asynchronous copies into shared memory; the sum then waits on arithmetic, not on memory.
 constexpr int kStages = 8;
 constexpr int kChunk = 1024;  // floats of a query point staged in shared memory at a time
-// Per-round kernels are latency-bound: one warp per block spreads K pairs over many SMs and
-// 256 elements per thread stay in flight. Fill kernels are throughput-bound.
-constexpr int kLatThreads = 32, kLatStep = 32;
+// Per-round kernels (latency-bound) and fill kernels (throughput-bound) may use different shapes.
+constexpr int kLatThreads = 128, kLatStep = 8;
 constexpr int kFillThreads = 128, kFillStep = 8;
 template <int Threads, int Step>
 using StageBuffer = float[kStages][Step][Threads];
@@ -132,6 +131,38 @@ __device__ __forceinline__ void stream_column(const float* __restrict__ col, lon
       if (j0 + t < len) step(j0 + t, t, buf[st % kStages][t][tid]);
   }
   __pipeline_wait_prior(0);
+}
+
+/// Copies src[0..len) into shared memory with all copies in flight at once (one memory
+/// latency instead of one per strided load). The caller synchronises the block afterwards.
+__device__ __forceinline__ void stage_async(float* dst, const float* __restrict__ src, int len) {
+  for (int j = threadIdx.x; j < len; j += blockDim.x) __pipeline_memcpy_async(dst + j, src + j, sizeof(float));
+  __pipeline_commit();
+  __pipeline_wait_prior(0);
+}
+
+/// Minimum (value, smallest index) of row[0..n) without column `skip`, this thread's share
+/// (k = threadIdx.x + m * blockDim.x); eight loads in flight per step.
+__device__ __forceinline__ RowMin row_min_share(const double* __restrict__ row, int n, int skip) {
+  RowMin best{__longlong_as_double(0x7ff0000000000000ll), 0x7fffffff};
+  const int stride = blockDim.x;
+  for (int k0 = threadIdx.x; k0 < n; k0 += 8 * stride) {
+    double v[8];
+#pragma unroll
+    for (int u = 0; u < 8; ++u) {
+      const int k = k0 + u * stride;
+      v[u] = k < n ? row[k] : 0.0;
+    }
+#pragma unroll
+    for (int u = 0; u < 8; ++u) {
+      const int k = k0 + u * stride;
+      if (k < n && k != skip) {
+        const RowMin c{v[u], k};
+        if (row_less(c, best)) best = c;
+      }
+    }
+  }
+  return best;
 }
 
 /// Continues the canonical sum s over j < len of (p[j] - col[j * ld])^2 (distance.hpp order).

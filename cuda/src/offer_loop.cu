@@ -161,7 +161,7 @@ __global__ void __launch_bounds__(kLatThreads) exact_kernel(OfferArgs a) {
   for (int j0 = 0; j0 < a.d; j0 += kChunk) {
     const int len = min(kChunk, a.d - j0);
     __syncthreads();
-    for (int j = threadIdx.x; j < len; j += blockDim.x) ps[j] = p[j0 + j];
+    stage_async(ps, p + j0, len);
     __syncthreads();
     if (k < a.n)
       s = canonical_column<kLatThreads, kLatStep>(s, ps, a.XT + static_cast<long long>(j0) * a.ld + k, a.ld, len,
@@ -208,7 +208,7 @@ __global__ void __launch_bounds__(kLatThreads) replace_rows_kernel(OfferArgs a) 
   for (int j0 = 0; j0 < d; j0 += kChunk) {
     const int len = min(kChunk, d - j0);
     __syncthreads();
-    for (int j = threadIdx.x; j < len; j += blockDim.x) ps[j] = p[j0 + j];
+    stage_async(ps, p + j0, len);
     __syncthreads();
     if (active)
       s = canonical_column<kLatThreads, kLatStep>(s, ps, a.XT + static_cast<long long>(j0) * ld + k, ld, len, stage);
@@ -296,13 +296,7 @@ __global__ void __launch_bounds__(kLatThreads) dirty_kernel(OfferArgs a) {
     if (w < nrow) {
       const int i = a.dirty_rows[w];
       const double* row = a.D + static_cast<long long>(i) * a.ld;
-      RowMin best{inf_d(), 0x7fffffff};
-      for (int k = threadIdx.x; k < a.n; k += blockDim.x) {
-        if (k == i) continue;
-        const RowMin cnd{row[k], k};
-        if (row_less(cnd, best)) best = cnd;
-      }
-      best = block_min_row(best);
+      const RowMin best = block_min_row(row_min_share(row, a.n, i));
       if (threadIdx.x == 0) {
         a.row_val[i] = best.value;
         a.row_idx[i] = best.index;
@@ -317,10 +311,8 @@ __global__ void __launch_bounds__(kLatThreads) dirty_kernel(OfferArgs a) {
     for (int j0 = 0; j0 < a.d; j0 += kChunk) {
       const int len = min(kChunk, a.d - j0);
       __syncthreads();
-      for (int j = threadIdx.x; j < len; j += blockDim.x) {
-        ps[j] = pc[j0 + j];
-        pm[j] = a.mu[j0 + j];
-      }
+      stage_async(ps, pc + j0, len);
+      stage_async(pm, a.mu + j0, len);
       __syncthreads();
       if (k < a.n)
         dot += centered_dot_column<kLatThreads, kLatStep>(ps, pm, a.XT + static_cast<long long>(j0) * a.ld + k, a.ld,
