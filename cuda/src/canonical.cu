@@ -13,18 +13,20 @@ namespace {
 constexpr int kThreads = kFillThreads;
 
 __global__ void store_columns_kernel(const float* __restrict__ P, int m, int d, float* __restrict__ XT,
-                                     int ld, int first) {
+                                     double* __restrict__ XD, int ld, int first) {
   const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= static_cast<long long>(m) * d) return;
   const int j = static_cast<int>(i / m), t = static_cast<int>(i % m);
-  XT[static_cast<long long>(j) * ld + first + t] = P[static_cast<long long>(t) * d + j];
+  const float v = P[static_cast<long long>(t) * d + j];
+  XT[static_cast<long long>(j) * ld + first + t] = v;
+  XD[static_cast<long long>(j) * ld + first + t] = static_cast<double>(v);
 }
 
 /// Block (column tile, new row i): D[i][k] = D[k][i] = canonical(X_i, X_k) for k < i.
 __global__ void __launch_bounds__(kThreads)
-fill_distances_kernel(const float* __restrict__ XT, int ld, int d, int first, double* __restrict__ D) {
-  __shared__ float ps[kChunk];
-  __shared__ StageBuffer<kFillThreads, kFillStep> stage;
+fill_distances_kernel(const double* __restrict__ XD, int ld, int d, int first, double* __restrict__ D) {
+  __shared__ double ps[kChunk];
+  __shared__ StageBuffer<double, kFillThreads, kFillStepD> stage;
   const int i = first + blockIdx.y;
   const int k = blockIdx.x * blockDim.x + threadIdx.x;
   if (blockIdx.x * blockDim.x > i) return;  // whole block beyond the diagonal
@@ -32,9 +34,10 @@ fill_distances_kernel(const float* __restrict__ XT, int ld, int d, int first, do
   for (int j0 = 0; j0 < d; j0 += kChunk) {
     const int len = min(kChunk, d - j0);
     __syncthreads();
-    for (int j = threadIdx.x; j < len; j += blockDim.x) ps[j] = XT[static_cast<long long>(j0 + j) * ld + i];
+    for (int j = threadIdx.x; j < len; j += blockDim.x) ps[j] = XD[static_cast<long long>(j0 + j) * ld + i];
     __syncthreads();
-    if (k < i) s = canonical_column<kFillThreads, kFillStep>(s, ps, XT + static_cast<long long>(j0) * ld + k, ld, len, stage);
+    if (k < i)
+      s = canonical_column<kFillThreads, kFillStepD>(s, ps, XD + static_cast<long long>(j0) * ld + k, ld, len, stage);
   }
   if (k < i) {
     D[static_cast<long long>(i) * ld + k] = s;
@@ -87,20 +90,20 @@ __global__ void global_min_kernel(const double* __restrict__ row_val, const int*
 
 }  // namespace
 
-void store_columns(const float* P, int m, int d, float* XT, int ld, int first) {
+void store_columns(const float* P, int m, int d, float* XT, double* XD, int ld, int first) {
   const long long total = static_cast<long long>(m) * d;
   if (total <= 0) return;
-  store_columns_kernel<<<static_cast<unsigned>((total + 255) / 256), 256>>>(P, m, d, XT, ld, first);
+  store_columns_kernel<<<static_cast<unsigned>((total + 255) / 256), 256>>>(P, m, d, XT, XD, ld, first);
   check_launch("store_columns_kernel");
 }
 
-void fill_distances(const float* XT, int ld, int d, int first, int m, double* D) {
+void fill_distances(const double* XD, int ld, int d, int first, int m, double* D) {
   if (m <= 0) return;
   // grid.y (one new row per block row) is limited to 65535; later rows see earlier ones.
   for (int y0 = 0; y0 < m; y0 += 65535) {
     const int rows = std::min(65535, m - y0);
     const dim3 grid(static_cast<unsigned>((first + y0 + rows + kThreads - 1) / kThreads), static_cast<unsigned>(rows));
-    fill_distances_kernel<<<grid, kThreads>>>(XT, ld, d, first + y0, D);
+    fill_distances_kernel<<<grid, kThreads>>>(XD, ld, d, first + y0, D);
     check_launch("fill_distances_kernel");
   }
 }

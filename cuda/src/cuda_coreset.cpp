@@ -105,7 +105,7 @@ struct CudaCoreset::State {
   std::size_t centered_rows = 0;  // rows of Xc/xn2 that are current
   // coreset
   DeviceBuffer<float> XT, Xc, xn2, mu;
-  DeviceBuffer<double> D, row_val;
+  DeviceBuffer<double> XD, D, row_val;
   DeviceBuffer<int> row_idx;
   DeviceBuffer<LoopState> state;
   // per-chunk scratch
@@ -152,8 +152,8 @@ struct CudaCoreset::State {
     const std::size_t m = std::min(count, capacity - size);
     if (m == 0) return 0;
     const int n0 = static_cast<int>(size), d = static_cast<int>(dim), ld = static_cast<int>(capacity);
-    store_columns(P_dev, static_cast<int>(m), d, XT.get(), ld, n0);
-    fill_distances(XT.get(), ld, d, n0, static_cast<int>(m), D.get());
+    store_columns(P_dev, static_cast<int>(m), d, XT.get(), XD.get(), ld, n0);
+    fill_distances(XD.get(), ld, d, n0, static_cast<int>(m), D.get());
     update_row_minima(D.get(), ld, n0 + static_cast<int>(m), n0, row_val.get(), row_idx.get());
     if (nearest_dev != nullptr) fill_nearest(D.get(), ld, n0, static_cast<int>(m), nearest_dev);
     size += m;
@@ -180,6 +180,7 @@ struct CudaCoreset::State {
     a.nearest = nearest_dev;
     a.slot_out = slot_dev;
     a.XT = XT.get();
+    a.XD = XD.get();
     a.Xc = Xc.get();
     a.xn2 = xn2.get();
     a.mu = mu.get();
@@ -301,6 +302,7 @@ CudaCoreset::CudaCoreset(std::size_t capacity, std::size_t dim, int device) {
   SEQCORE_CUDA_CHECK(cudaStreamCreate(&s.stream));
   const std::size_t chunk = chunk_rows(dim);
   s.XT.reserve(capacity * dim);
+  s.XD.reserve(capacity * dim);
   s.Xc.reserve(capacity * dim);
   s.xn2.reserve(capacity);
   s.mu.reserve(dim);

@@ -26,12 +26,6 @@ __device__ __forceinline__ int best_index(unsigned long long packed) {
   return static_cast<int>(static_cast<unsigned>(packed & 0xffffffffu));
 }
 
-/// One step of the canonical distance (distance.hpp): s + (a - b)^2, no contraction.
-__device__ __forceinline__ double canonical_step(double s, float a, float b) {
-  const double t = __dsub_rn(static_cast<double>(a), static_cast<double>(b));
-  return __dadd_rn(s, __dmul_rn(t, t));
-}
-
 __device__ __forceinline__ unsigned long long warp_min_u64(unsigned long long v) {
   for (int off = 16; off > 0; off >>= 1) {
     const unsigned long long o = __shfl_xor_sync(0xffffffffu, v, off);
@@ -98,16 +92,16 @@ namespace seqcore::cuda {
 constexpr int kStages = 8;
 constexpr int kChunk = 1024;  // floats of a query point staged in shared memory at a time
 // Per-round kernels (latency-bound) and fill kernels (throughput-bound) may use different shapes.
-constexpr int kLatThreads = 128, kLatStep = 8;
-constexpr int kFillThreads = 128, kFillStep = 8;
-template <int Threads, int Step>
-using StageBuffer = float[kStages][Step][Threads];
+constexpr int kLatThreads = 128, kLatStep = 8, kLatStepD = 4;
+constexpr int kFillThreads = 128, kFillStepD = 4;
+template <class T, int Threads, int Step>
+using StageBuffer = T[kStages][Step][Threads];
 
 /// Calls step(j, t, col[j * ld]) for j = 0..len-1 in order (t = j % Step, a compile-time
 /// constant after unrolling). Per-thread pipeline: no block synchronisation inside.
-template <int Threads, int Step, class F>
-__device__ __forceinline__ void stream_column(const float* __restrict__ col, long long ld, int len,
-                                              StageBuffer<Threads, Step>& buf, F&& step) {
+template <class T, int Threads, int Step, class F>
+__device__ __forceinline__ void stream_column(const T* __restrict__ col, long long ld, int len,
+                                              StageBuffer<T, Threads, Step>& buf, F&& step) {
   const int tid = threadIdx.x;
   const int stages = (len + Step - 1) / Step;
   auto issue = [&](int st) {
@@ -116,8 +110,7 @@ __device__ __forceinline__ void stream_column(const float* __restrict__ col, lon
 #pragma unroll
       for (int t = 0; t < Step; ++t)
         if (j0 + t < len)
-          __pipeline_memcpy_async(&buf[st % kStages][t][tid], col + static_cast<long long>(j0 + t) * ld,
-                                  sizeof(float));
+          __pipeline_memcpy_async(&buf[st % kStages][t][tid], col + static_cast<long long>(j0 + t) * ld, sizeof(T));
     }
     __pipeline_commit();
   };
@@ -139,6 +132,11 @@ __device__ __forceinline__ void stage_async(float* dst, const float* __restrict_
   for (int j = threadIdx.x; j < len; j += blockDim.x) __pipeline_memcpy_async(dst + j, src + j, sizeof(float));
   __pipeline_commit();
   __pipeline_wait_prior(0);
+}
+
+/// Stages src[0..len) (float32) as exact float64 values in shared memory.
+__device__ __forceinline__ void stage_double(double* dst, const float* __restrict__ src, int len) {
+  for (int j = threadIdx.x; j < len; j += blockDim.x) dst[j] = static_cast<double>(src[j]);
 }
 
 /// Minimum (value, smallest index) of row[0..n) without column `skip`, this thread's share
@@ -166,10 +164,14 @@ __device__ __forceinline__ RowMin row_min_share(const double* __restrict__ row, 
 }
 
 /// Continues the canonical sum s over j < len of (p[j] - col[j * ld])^2 (distance.hpp order).
+/// Points are kept as exact float64 copies, so no conversion sits on the dependent chain.
 template <int Threads, int Step>
-__device__ __forceinline__ double canonical_column(double s, const float* p, const float* __restrict__ col,
-                                                   long long ld, int len, StageBuffer<Threads, Step>& buf) {
-  stream_column<Threads, Step>(col, ld, len, buf, [&](int j, int, float x) { s = canonical_step(s, p[j], x); });
+__device__ __forceinline__ double canonical_column(double s, const double* p, const double* __restrict__ col,
+                                                   long long ld, int len, StageBuffer<double, Threads, Step>& buf) {
+  stream_column<double, Threads, Step>(col, ld, len, buf, [&](int j, int, double x) {
+    const double t = __dsub_rn(p[j], x);
+    s = __dadd_rn(s, __dmul_rn(t, t));
+  });
   return s;
 }
 
@@ -178,9 +180,9 @@ __device__ __forceinline__ double canonical_column(double s, const float* p, con
 /// by the screen's error bound).
 template <int Threads, int Step>
 __device__ __forceinline__ float centered_dot_column(const float* p, const float* mu, const float* __restrict__ col,
-                                                     long long ld, int len, StageBuffer<Threads, Step>& buf) {
+                                                     long long ld, int len, StageBuffer<float, Threads, Step>& buf) {
   float acc[4] = {0.f, 0.f, 0.f, 0.f};
-  stream_column<Threads, Step>(col, ld, len, buf, [&](int j, int t, float x) {
+  stream_column<float, Threads, Step>(col, ld, len, buf, [&](int j, int t, float x) {
     acc[t & 3] = fmaf(p[j], __fsub_rn(x, mu[j]), acc[t & 3]);
   });
   return (acc[0] + acc[1]) + (acc[2] + acc[3]);

@@ -59,10 +59,11 @@ void unpack_best(const unsigned long long* best, long long n, float* dist, std::
 bool all_finite(const float* X, long long n, int* flag_dev);
 
 // ---- canonical distances and minima (canonical.cu) ------------------------------------
-/// XT[j * ld + first + t] = P[t * d + j] for t < m (stores points as columns).
-void store_columns(const float* P, int m, int d, float* XT, int ld, int first);
+/// XT[j * ld + first + t] = P[t * d + j] for t < m (stores points as columns), and the same
+/// as exact float64 values in XD.
+void store_columns(const float* P, int m, int d, float* XT, double* XD, int ld, int first);
 /// D rows/columns of the new points first..first+m against all points 0..first+m.
-void fill_distances(const float* XT, int ld, int d, int first, int m, double* D);
+void fill_distances(const double* XD, int ld, int d, int first, int m, double* D);
 /// Row minima of rows [0, n): rows >= first are recomputed over all columns, older rows
 /// merged with the columns [first, n).
 void update_row_minima(const double* D, int ld, int n, int first, double* row_val, int* row_idx);
@@ -82,6 +83,7 @@ struct OfferArgs {
   std::int64_t* slot_out;         // details (may be null)
   // coreset (full: n == capacity)
   float* XT;                      // d x ld original points as columns
+  double* XD;                     // the same as float64 (canonical sums)
   float* Xc;                      // n x d centered points
   float* xn2;                     // ||Xc||^2
   const float* mu;                // centering vector

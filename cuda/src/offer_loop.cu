@@ -150,8 +150,8 @@ __global__ void __launch_bounds__(kCollectThreads) collect_kernel(OfferArgs a) {
 
 /// Block (collected candidate l, column tile): exact canonical minimum over stored points.
 __global__ void __launch_bounds__(kLatThreads) exact_kernel(OfferArgs a) {
-  __shared__ float ps[kChunk];
-  __shared__ StageBuffer<kLatThreads, kLatStep> stage;
+  __shared__ double ps[kChunk];
+  __shared__ StageBuffer<double, kLatThreads, kLatStepD> stage;
   const LoopState* st = a.state;
   const int l = blockIdx.y;
   if (!st->need_exact || l >= st->count || a.list_accept[l]) return;
@@ -161,11 +161,11 @@ __global__ void __launch_bounds__(kLatThreads) exact_kernel(OfferArgs a) {
   for (int j0 = 0; j0 < a.d; j0 += kChunk) {
     const int len = min(kChunk, a.d - j0);
     __syncthreads();
-    stage_async(ps, p + j0, len);
+    stage_double(ps, p + j0, len);
     __syncthreads();
     if (k < a.n)
-      s = canonical_column<kLatThreads, kLatStep>(s, ps, a.XT + static_cast<long long>(j0) * a.ld + k, a.ld, len,
-                                                  stage);
+      s = canonical_column<kLatThreads, kLatStepD>(s, ps, a.XD + static_cast<long long>(j0) * a.ld + k, a.ld, len,
+                                                   stage);
   }
   const unsigned long long v = block_min_u64(k < a.n ? static_cast<unsigned long long>(__double_as_longlong(s))
                                                      : kEmptyBest);
@@ -196,8 +196,8 @@ __global__ void decide_kernel(OfferArgs a) {
 /// Applies the round's replacement to D: thread k computes D[r][k] = D[k][r] and updates the
 /// minimum of row k cheaply (rows that lose their minimum, and row r, are queued).
 __global__ void __launch_bounds__(kLatThreads) replace_rows_kernel(OfferArgs a) {
-  __shared__ float ps[kChunk];
-  __shared__ StageBuffer<kLatThreads, kLatStep> stage;
+  __shared__ double ps[kChunk];
+  __shared__ StageBuffer<double, kLatThreads, kLatStepD> stage;
   LoopState* st = a.state;
   if (!st->replaced) return;
   const int c = st->chosen, r = st->slot, d = a.d, ld = a.ld;
@@ -208,10 +208,10 @@ __global__ void __launch_bounds__(kLatThreads) replace_rows_kernel(OfferArgs a) 
   for (int j0 = 0; j0 < d; j0 += kChunk) {
     const int len = min(kChunk, d - j0);
     __syncthreads();
-    stage_async(ps, p + j0, len);
+    stage_double(ps, p + j0, len);
     __syncthreads();
     if (active)
-      s = canonical_column<kLatThreads, kLatStep>(s, ps, a.XT + static_cast<long long>(j0) * ld + k, ld, len, stage);
+      s = canonical_column<kLatThreads, kLatStepD>(s, ps, a.XD + static_cast<long long>(j0) * ld + k, ld, len, stage);
   }
   if (active) {
     a.D[static_cast<long long>(r) * ld + k] = s;
@@ -240,6 +240,7 @@ __global__ void __launch_bounds__(256) patch_kernel(OfferArgs a) {
   if (blockIdx.x == 0) {
     for (int j = threadIdx.x; j < d; j += blockDim.x) {
       a.XT[static_cast<long long>(j) * ld + r] = p[j];
+      a.XD[static_cast<long long>(j) * ld + r] = static_cast<double>(p[j]);
       a.Xc[static_cast<long long>(r) * d + j] = pc[j];
     }
     if (threadIdx.x == 0) {
@@ -287,7 +288,7 @@ __global__ void __launch_bounds__(256) patch_kernel(OfferArgs a) {
 __global__ void __launch_bounds__(kLatThreads) dirty_kernel(OfferArgs a) {
   __shared__ float ps[kChunk];
   __shared__ float pm[kChunk];
-  __shared__ StageBuffer<kLatThreads, kLatStep> stage;
+  __shared__ StageBuffer<float, kLatThreads, kLatStep> stage;
   const LoopState* st = a.state;
   const int nrow = st->n_dirty_rows, ncand = st->n_dirty_cands;
   const int tiles = (a.n + kLatThreads - 1) / kLatThreads;
