@@ -112,7 +112,7 @@ struct CudaCoreset::State {
   DeviceBuffer<float> P, Pc, pn2, nearest;
   DeviceBuffer<std::int64_t> slot;
   DeviceBuffer<unsigned long long> cmin, exact_bits;
-  DeviceBuffer<int> list, list_accept, dirty_rows, dirty_cands, flag;
+  DeviceBuffer<int> list, list_accept, dirty_rows, dirty_cands;
   DeviceBuffer<std::int64_t> index_out;
   DeviceBuffer<float> dist_out;
 
@@ -321,7 +321,6 @@ CudaCoreset::CudaCoreset(std::size_t capacity, std::size_t dim, int device) {
   s.list_accept.reserve(kMaxCollect + 1);
   s.dirty_rows.reserve(capacity + 1);
   s.dirty_cands.reserve(chunk);
-  s.flag.reserve(1);
   s.index_out.reserve(chunk);
   s.dist_out.reserve(chunk);
   LoopState init{};

@@ -27,7 +27,7 @@ template <class T>
 class DeviceBuffer {
  public:
   DeviceBuffer() = default;
-  explicit DeviceBuffer(std::size_t n) { resize(n); }
+  explicit DeviceBuffer(std::size_t n) { reserve(n); }
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
   DeviceBuffer(DeviceBuffer&& other) noexcept
@@ -50,7 +50,6 @@ class DeviceBuffer {
     SEQCORE_CUDA_CHECK(cudaMalloc(&ptr_, n * sizeof(T)));
     size_ = n;
   }
-  void resize(std::size_t n) { reserve(n); }
 
   T* get() const noexcept { return ptr_; }
   std::size_t size() const noexcept { return size_; }
