@@ -87,6 +87,11 @@ def speed(dim: int, regime: str, ref_seconds: float, core_count: int) -> dict:
 
 
 def peak_rss_mb() -> float:
+    """Peak resident memory of this process (VmHWM; ru_maxrss may carry the parent's peak
+    across fork/exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

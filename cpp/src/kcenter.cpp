@@ -53,7 +53,8 @@ Farthest relax_range(const float* features, std::size_t dim, const float* center
 }  // namespace
 
 std::vector<std::int64_t> greedy_kcenter(const float* features, std::size_t count, std::size_t dim,
-                                         std::size_t k, std::size_t start) {
+                                         std::size_t k, std::size_t start,
+                                         const std::function<void(std::size_t)>& progress) {
   if (dim == 0) throw std::invalid_argument("dim must be positive");
   if (count > 0 && start >= count) throw std::invalid_argument("start index out of range");
   const std::size_t picks = std::min(k, count);
@@ -66,6 +67,7 @@ std::vector<std::int64_t> greedy_kcenter(const float* features, std::size_t coun
   for (std::size_t step = 0; step < picks; ++step) {
     chosen.push_back(static_cast<std::int64_t>(current));
     min_sq[current] = -1.0f;  // picked: never picked again
+    if (progress) progress(chosen.size());
     if (step + 1 == picks) break;
     const float* center = features + current * dim;
     Farthest far{-1.0f, -1};

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace seqcore {
@@ -93,8 +94,10 @@ SequentialCoreset meld(const std::vector<PointSet>& sources, std::size_t dim, st
 
 /// Greedy k-center (PatchCore's coreset baseline): starting from index start, repeatedly
 /// picks the point farthest (Euclidean) from the points picked so far. Returns min(k, n)
-/// distinct indices in selection order; ties pick the smallest index.
+/// distinct indices in selection order; ties pick the smallest index. `progress`, when set,
+/// is called with the number of points picked so far after each pick.
 std::vector<std::int64_t> greedy_kcenter(const float* features, std::size_t count, std::size_t dim,
-                                         std::size_t k, std::size_t start = 0);
+                                         std::size_t k, std::size_t start = 0,
+                                         const std::function<void(std::size_t)>& progress = {});
 
 }  // namespace seqcore
