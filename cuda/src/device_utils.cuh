@@ -92,7 +92,7 @@ namespace seqcore::cuda {
 constexpr int kStages = 8;
 constexpr int kChunk = 1024;  // floats of a query point staged in shared memory at a time
 // Per-round kernels (latency-bound) and fill kernels (throughput-bound) may use different shapes.
-constexpr int kLatThreads = 128, kLatStep = 8, kLatStepD = 4;
+constexpr int kLatThreads = 64, kLatStep = 8, kLatStepD = 8;
 constexpr int kFillThreads = 128, kFillStepD = 4;
 template <class T, int Threads, int Step>
 using StageBuffer = T[kStages][Step][Threads];
