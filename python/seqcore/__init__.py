@@ -20,6 +20,7 @@ _EXPORTS: dict[str, str] = {
     "ReferenceCoreset": "seqcore.coreset",
     "meld": "seqcore.coreset",
     "greedy_kcenter": "seqcore.coreset",
+    "nearest_neighbors": "seqcore.coreset.knn",
     "save_model": "seqcore.io",
     "load_model": "seqcore.io",
     "ModelFileError": "seqcore.io",

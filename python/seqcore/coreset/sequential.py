@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from seqcore.coreset._validate import as_points, positive_int
+from seqcore.coreset.device_arrays import DeviceRows, device_rows, is_device_array
 
 
 def _backend(capacity: int, dim: int, device: str) -> Any:
@@ -112,6 +113,12 @@ class SequentialCoreset:
         nearest distance before the offer (float32, inf when empty) and slot (int64, -1 if
         not stored) per candidate.
         """
+        on_gpu = self._gpu_rows(P, "P")
+        if on_gpu is not None:
+            result = self._impl.offer_batch_ptr(on_gpu.ptr, on_gpu.rows, return_details)
+            if return_details:
+                return int(result[0]), result[1], result[2]
+            return int(result)
         rows = as_points(P, self._dim, "P")
         if return_details:
             replaced, nearest, slot = self._impl.offer_batch(rows, True)
@@ -120,8 +127,20 @@ class SequentialCoreset:
 
     def query(self, Q: Any, chunk_size: int = 2048) -> tuple[np.ndarray, np.ndarray]:
         """Nearest stored point per query: float32 Euclidean distance and int64 index."""
-        rows = as_points(Q, self._dim, "Q")
-        return self._impl.query(rows, positive_int(chunk_size, "chunk_size"))
+        chunk = positive_int(chunk_size, "chunk_size")
+        on_gpu = self._gpu_rows(Q, "Q")
+        if on_gpu is not None:
+            return self._impl.query_ptr(on_gpu.ptr, on_gpu.rows, chunk)
+        return self._impl.query(as_points(Q, self._dim, "Q"), chunk)
+
+    def _gpu_rows(self, x: Any, name: str) -> DeviceRows | None:
+        """GPU array rows for the CUDA backend (no host copy); None for host data or on CPU."""
+        if self._device == "cpu" or not is_device_array(x):
+            return None
+        rows = device_rows(x, self._dim, name)
+        if rows.device != self._impl.device:
+            raise ValueError(f"{name} is on cuda:{rows.device} but the coreset is on cuda:{self._impl.device}")
+        return rows
 
     def __repr__(self) -> str:
         return f"SequentialCoreset(capacity={self._capacity}, dim={self._dim}, size={self.size}, device={self._device!r})"
