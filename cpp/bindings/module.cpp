@@ -68,9 +68,13 @@ class PyCoreset {
     const std::size_t count = rows_of(candidates, core_.dim(), "candidates");
     const float* data = candidates.data();
     if (!details) {
-      py::gil_scoped_release release;
-      std::lock_guard<std::mutex> lock(mutex_);
-      return py::int_(core_.offer_batch(data, count));
+      std::size_t replaced;
+      {
+        py::gil_scoped_release release;  // build Python objects only after the GIL is back
+        std::lock_guard<std::mutex> lock(mutex_);
+        replaced = core_.offer_batch(data, count);
+      }
+      return py::int_(replaced);
     }
     std::vector<double> nearest_sq(count);
     py::array_t<float> nearest(count);
