@@ -9,23 +9,16 @@
 #include <mutex>
 #include <string>
 
+#include "float_array.hpp"
 #include "seqcore/coreset.hpp"
 #include "seqcore/distance.hpp"
 #include "seqcore/model_file.hpp"
 
 namespace py = pybind11;
-using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+using seqcore_bindings::FloatArray;
+using seqcore_bindings::rows_of;
 
 namespace {
-
-/// Checks a (rows, dim) float32 array and returns its row count.
-std::size_t rows_of(const FloatArray& a, std::size_t dim, const char* name) {
-  if (a.ndim() != 2) throw py::value_error(std::string(name) + " must be 2-D (rows, dim)");
-  if (static_cast<std::size_t>(a.shape(1)) != dim)
-    throw py::value_error(std::string(name) + " has dimension " + std::to_string(a.shape(1)) + ", expected " +
-                          std::to_string(dim));
-  return static_cast<std::size_t>(a.shape(0));
-}
 
 /// Python-facing coreset: the C++ state plus a lock.
 class PyCoreset {

@@ -10,23 +10,19 @@
 #include <stdexcept>
 #include <string>
 
+#include "float_array.hpp"
 #include "seqcore_cuda/cuda_coreset.hpp"
 
 namespace py = pybind11;
-using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+using seqcore_bindings::FloatArray;
 
 namespace {
 
 /// Checks a (rows, dim) float32 array of finite values and returns its row count.
-std::size_t rows_of(const FloatArray& a, std::size_t dim, const char* name) {
-  if (a.ndim() != 2) throw py::value_error(std::string(name) + " must be 2-D (rows, dim)");
-  if (static_cast<std::size_t>(a.shape(1)) != dim)
-    throw py::value_error(std::string(name) + " has dimension " + std::to_string(a.shape(1)) + ", expected " +
-                          std::to_string(dim));
-  const float* p = a.data();
-  for (py::ssize_t i = 0, n = a.size(); i < n; ++i)
-    if (!std::isfinite(p[i])) throw py::value_error(std::string(name) + " contains NaN or inf");
-  return static_cast<std::size_t>(a.shape(0));
+std::size_t finite_rows_of(const FloatArray& a, std::size_t dim, const char* name) {
+  const std::size_t rows = seqcore_bindings::rows_of(a, dim, name);
+  seqcore_bindings::require_finite(a, name);
+  return rows;
 }
 
 /// Checks a device pointer to count x dim finite float32 values.
@@ -110,7 +106,7 @@ class PyCudaCoreset {
   }
 
   py::object offer_batch(const FloatArray& candidates, bool details) {
-    const std::size_t count = rows_of(candidates, core_.dim(), "candidates");
+    const std::size_t count = finite_rows_of(candidates, core_.dim(), "candidates");
     return offer(candidates.data(), count, details, false);
   }
 
@@ -121,7 +117,7 @@ class PyCudaCoreset {
 
   py::tuple query(const FloatArray& queries, std::size_t chunk_size) {
     if (chunk_size == 0) throw py::value_error("chunk_size must be positive");
-    const std::size_t count = rows_of(queries, core_.dim(), "queries");
+    const std::size_t count = finite_rows_of(queries, core_.dim(), "queries");
     return run_query(queries.data(), count, chunk_size, false);
   }
 
@@ -218,8 +214,8 @@ PYBIND11_MODULE(_cuda, m) {
       [](const FloatArray& queries, const FloatArray& bank, std::size_t chunk_size, int device) {
         if (bank.ndim() != 2) throw py::value_error("bank must be 2-D (n, dim)");
         const auto dim = static_cast<std::size_t>(bank.shape(1));
-        const std::size_t nq = rows_of(queries, dim, "queries");
-        const std::size_t nb = rows_of(bank, dim, "bank");
+        const std::size_t nq = finite_rows_of(queries, dim, "queries");
+        const std::size_t nb = finite_rows_of(bank, dim, "bank");
         return knn(queries.data(), nq, bank.data(), nb, dim, chunk_size, false, device);
       },
       py::arg("queries"), py::arg("bank"), py::arg("chunk_size") = 2048, py::arg("device") = 0,
