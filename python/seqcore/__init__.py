@@ -12,6 +12,9 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "Evaluator": "seqcore.metrics",
+    "EvaluationResult": "seqcore.metrics",
+    "GroundTruth": "seqcore.metrics",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
