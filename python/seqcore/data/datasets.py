@@ -65,10 +65,11 @@ class ImageDataset(Sequence[Sample]):
                 warnings.warn(f"skipping unreadable image: {exc}", stacklevel=2)
 
     def _ground_truth(self, entry: Entry, shape: tuple[int, int]) -> GroundTruth | None:
-        """Class mask from the binary mask file (> 127 for 8-bit, > 0 otherwise); None if unknown."""
+        """Empty for nominal images, else the binary mask file (> 127 for 8-bit, > 0 otherwise) as the
+        image's class; None when a defective image has no mask."""
+        if entry.label in NOMINAL_LABELS:
+            return GroundTruth(np.zeros(shape, np.int32), dict(self.class_names))
         if entry.mask_path is None:
-            if entry.label in NOMINAL_LABELS:
-                return GroundTruth(np.zeros(shape, np.int32), dict(self.class_names))
             return None
         raw = read_mask(entry.mask_path)
         if raw.shape != tuple(shape):
