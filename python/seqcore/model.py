@@ -47,7 +47,6 @@ class FitReport:
     method: str
     replacements: list[int] = field(default_factory=list)
     patches: list[int] = field(default_factory=list)
-    skipped_patches: int = 0
     stop_reason: str = ""
     seconds: float = 0.0
 
@@ -61,7 +60,6 @@ class FitReport:
             "epochs": self.epochs,
             "replacements": list(self.replacements),
             "patches": list(self.patches),
-            "skipped_patches": self.skipped_patches,
             "stop_reason": self.stop_reason,
             "seconds": round(self.seconds, 3),
         }
@@ -118,7 +116,6 @@ class SequentialPatchCore:
         device: str = "cpu",
         coreset_device: str = "cpu",
         bf16: bool = False,
-        batch_size: int = 8,
         seed: int = 0,
         config: FeatureConfig | None = None,
     ) -> None:
@@ -150,7 +147,6 @@ class SequentialPatchCore:
         self.device = device
         self.coreset_device = coreset_device
         self.bf16 = bf16
-        self.batch_size = batch_size
         self.seed = seed
         self.coreset = None  # SequentialCoreset once fitted or loaded
         self.history: list[dict[str, Any]] = []
@@ -211,7 +207,8 @@ class SequentialPatchCore:
         for item in tqdm(data, total=total, desc=desc, unit="img", disable=not progress, leave=False):
             image, roi = _unpack(item)
             if augment is not None:
-                image, roi = augment(image, roi)
+                image, mask = augment(image, None if roi is None else roi.astype(np.uint8))
+                roi = None if mask is None else mask.astype(bool)
             yield from self.image_patches(image, roi)
 
     def fit(

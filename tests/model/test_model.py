@@ -186,3 +186,21 @@ def test_tiled_model_handles_large_images(train_images):
     assert report.patches[0] == 23 * 25  # 23 rows x 25 of the 32 columns lie inside the ROI
     pred = model.predict(big)
     assert pred.anomaly_map.shape == big.shape and np.isfinite(pred.anomaly_map).all()
+
+
+def test_fit_with_seeded_augmentation_is_reproducible(train_images):
+    from seqcore.data.augment import default_augmentation, domain_randomization
+
+    roi = np.ones(train_images[0].shape, bool)
+    runs = []
+    for _ in range(2):
+        model = SequentialPatchCore(capacity=32)
+        model.fit([(img, roi) for img in train_images[:2]], epochs=2, augment=default_augmentation(3), progress=False)
+        runs.append(model.coreset.points)
+    np.testing.assert_array_equal(runs[0], runs[1])
+    plain = SequentialPatchCore(capacity=32)
+    plain.fit(train_images[:2], epochs=2, progress=False)
+    assert not np.array_equal(plain.coreset.points, runs[0])
+    scaled = SequentialPatchCore(capacity=512)
+    report = scaled.fit([(train_images[0], roi)], epochs=1, augment=domain_randomization(1), progress=False)
+    assert report.patches[0] in (64, 256)  # 2x scaling quadruples the grid, the ROI follows
