@@ -2,21 +2,22 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <stdexcept>
 #include <vector>
 
+#include "parallel.hpp"
+#include "simd.hpp"
 #include "seqcore/coreset.hpp"
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define SEQCORE_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define SEQCORE_CLONES
-#endif
 
 namespace seqcore {
 namespace {
 
-typedef float v8f __attribute__((vector_size(32)));
+using detail::v8f;
+
+constexpr std::size_t kBlock = 4096;                 // points per work item
+constexpr std::size_t kMinPairsPerThread = 1u << 20;  // below this a thread is not worth waking
 
 struct Farthest {
   float value;
@@ -34,10 +35,7 @@ Farthest relax_range(const float* features, std::size_t dim, const float* center
     v8f acc = {};
     std::size_t j = 0;
     for (; j + 8 <= dim; j += 8) {
-      v8f a, c;
-      std::memcpy(&a, x + j, sizeof a);
-      std::memcpy(&c, center + j, sizeof c);
-      const v8f t = a - c;
+      const v8f t = detail::load8(x + j) - detail::load8(center + j);
       acc += t * t;
     }
     float s = 0.0f;
@@ -55,7 +53,8 @@ Farthest relax_range(const float* features, std::size_t dim, const float* center
 }  // namespace
 
 std::vector<std::int64_t> greedy_kcenter(const float* features, std::size_t count, std::size_t dim,
-                                         std::size_t k, std::size_t start) {
+                                         std::size_t k, std::size_t start,
+                                         const std::function<void(std::size_t)>& progress) {
   if (dim == 0) throw std::invalid_argument("dim must be positive");
   if (count > 0 && start >= count) throw std::invalid_argument("start index out of range");
   const std::size_t picks = std::min(k, count);
@@ -64,27 +63,21 @@ std::vector<std::int64_t> greedy_kcenter(const float* features, std::size_t coun
   if (picks == 0) return chosen;
   std::vector<float> min_sq(count, std::numeric_limits<float>::infinity());
   std::size_t current = start;
-  const long blocks = static_cast<long>((count + 4095) / 4096);
+  const std::size_t blocks = (count + kBlock - 1) / kBlock;
   for (std::size_t step = 0; step < picks; ++step) {
     chosen.push_back(static_cast<std::int64_t>(current));
     min_sq[current] = -1.0f;  // picked: never picked again
+    if (progress) progress(chosen.size());
     if (step + 1 == picks) break;
     const float* center = features + current * dim;
     Farthest far{-1.0f, -1};
-#pragma omp parallel
-    {
-      Farthest mine{-1.0f, -1};
-#pragma omp for schedule(static) nowait
-      for (long b = 0; b < blocks; ++b) {
-        const std::size_t lo = static_cast<std::size_t>(b) * 4096;
-        const Farthest f = relax_range(features, dim, center, min_sq.data(), lo, std::min(count, lo + 4096));
-        if (f.value > mine.value || (f.value == mine.value && f.index >= 0 && f.index < mine.index))
-          mine = f;
-      }
-#pragma omp critical
-      if (mine.value > far.value || (mine.value == far.value && mine.index >= 0 && mine.index < far.index))
-        far = mine;
-    }
+    std::mutex far_mutex;
+    detail::parallel_for(blocks, std::max<std::size_t>(1, kMinPairsPerThread / (kBlock * dim)),
+                         [&](std::size_t b0, std::size_t b1) {
+      const Farthest f = relax_range(features, dim, center, min_sq.data(), b0 * kBlock, std::min(count, b1 * kBlock));
+      std::lock_guard<std::mutex> lock(far_mutex);
+      if (f.value > far.value || (f.value == far.value && f.index < far.index)) far = f;
+    });
     current = static_cast<std::size_t>(far.index);
   }
   return chosen;
