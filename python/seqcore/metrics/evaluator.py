@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-import cv2
 import numpy as np
 
 from seqcore.metrics.curves import (
@@ -35,10 +34,14 @@ from seqcore.metrics.curves import (
 from seqcore.metrics.ground_truth import GroundTruth
 from seqcore.metrics.histogram import ScoreHistogram
 from seqcore.metrics.instances import ImageInstances, extract_instances
+from seqcore.metrics.kernels import scan_pixels
+from seqcore.metrics.prediction import binary_prediction
 from seqcore.metrics.result import COVERAGE_SWEEP_PERCENT, EvaluationResult
 
 AUPRO_FPR_LIMIT = 0.3
 _NEGATIVE, _POSITIVE = 0, 1
+_MAX_CLASS_ID = 1 << 20
+_NO_ROI = np.ones((1, 1), bool)
 
 
 class Evaluator:
@@ -79,36 +82,42 @@ class Evaluator:
     def n_images(self) -> int:
         return len(self.image_scores)
 
+    @property
+    def n_bins(self) -> int:
+        return self._hist.n_bins
+
     def add(
         self, score_map: np.ndarray, gt: GroundTruth, image_score: float | None = None, name: str | None = None
     ) -> None:
         """Accumulate one image; ``image_score`` defaults to the map's maximum inside the ROI."""
         where = f" (image {name!r})" if name is not None else ""
         score_map = self._checked_map(score_map, gt, where)
-        inside = score_map if gt.roi is None else score_map[gt.roi]
-        if inside.size == 0:
+        max_id = int(gt.class_mask.max(initial=0))
+        if max_id > _MAX_CLASS_ID:
+            raise ValueError(f"class id {max_id} is above the supported {_MAX_CLASS_ID}{where}")
+        classes = gt.class_mask if gt.class_mask.dtype.itemsize <= 4 else gt.class_mask.astype(np.int32)
+        roi = gt.roi if gt.roi is not None else _NO_ROI
+        smin, smax, n_bad, class_counts = scan_pixels(score_map, classes, roi, gt.roi is not None, max_id + 1)
+        if n_bad:
+            raise ValueError(f"score map contains {n_bad} NaN or inf values inside the region of interest{where}")
+        if class_counts.sum() == 0:
             raise ValueError(f"the region of interest excludes every pixel{where}")
-        smin, smax = float(inside.min()), float(inside.max())
-        if not (math.isfinite(smin) and math.isfinite(smax)):
-            raise ValueError(f"score map contains NaN or inf inside the region of interest{where}")
         if image_score is None:
             image_score = smax
         elif not math.isfinite(float(image_score)):
             raise ValueError(f"image score must be finite, got {image_score}{where}")
 
-        present, class_index, defect_ids = self._classes_present(gt, where)
-        if defect_ids:
-            lut = np.zeros(int(gt.class_mask.max()) + 1, bool)
-            lut[defect_ids] = True
-            positive = lut[gt.class_mask]
-            rows = positive.ravel() if gt.roi is None else positive[gt.roi]
-            has_defect = bool(rows.any())
-        else:
-            rows, has_defect = _NEGATIVE, False
-        self._hist.add(inside.ravel(), rows, bounds=(smin, smax))
+        present = np.flatnonzero(class_counts[1:]) + 1
+        class_index = self._class_index(gt, present, where)
+        row_of_class = np.full(max_id + 1, _NEGATIVE, np.int64)
+        defect_ids = [cid for cid, idx in class_index.items() if idx < len(self.defect_classes)]
+        row_of_class[defect_ids] = _POSITIVE
+        self._hist.add_pixels(score_map, classes, gt.roi, row_of_class, (smin, smax))
+        has_defect = bool(class_counts[defect_ids].sum() > 0)
 
-        prediction = self._prediction(score_map, gt.roi) if self.fixed_threshold is not None else None
-        if prediction is not None:
+        prediction = None
+        if self.fixed_threshold is not None:
+            prediction = binary_prediction(score_map, self.fixed_threshold, gt.roi, self.min_area)
             self._predicted_pixels += int(np.count_nonzero(prediction))
         self._instances.append(extract_instances(gt, score_map, class_index, present, prediction))
         self.image_names.append(name)
@@ -119,7 +128,7 @@ class Evaluator:
         score_map = np.asarray(score_map)
         if score_map.dtype.kind not in "fiu":
             raise ValueError(f"score map must be numeric, got dtype {score_map.dtype}{where}")
-        if score_map.dtype.kind != "f":
+        if score_map.dtype not in (np.float32, np.float64):
             score_map = score_map.astype(np.float32)
         if score_map.ndim != 2:
             raise ValueError(f"score map must be 2-D (H, W), got shape {score_map.shape}{where}")
@@ -127,38 +136,20 @@ class Evaluator:
             raise ValueError(f"score map shape {score_map.shape} differs from ground truth shape {gt.shape}{where}")
         return score_map
 
-    def _classes_present(self, gt: GroundTruth, where: str) -> tuple[np.ndarray, dict[int, int], list[int]]:
-        """Class ids present in the mask, their index in ``self.classes`` and the defect ids."""
-        counts = np.bincount(gt.class_mask.ravel())
-        present = np.flatnonzero(counts)
-        present = present[present > 0]
+    def _class_index(self, gt: GroundTruth, present: np.ndarray, where: str) -> dict[int, int]:
+        """Index in ``self.classes`` of each class id present; unnamed or undeclared classes raise."""
         class_index: dict[int, int] = {}
-        for cid in present:
-            if int(cid) not in gt.class_names:
+        for cid in present.tolist():
+            if cid not in gt.class_names:
                 raise ValueError(f"class id {cid} in the mask has no name in class_names{where}")
-            cname = gt.class_names[int(cid)]
+            cname = gt.class_names[cid]
             if cname not in self.classes:
                 raise ValueError(
                     f"unknown class {cname!r}{where}: declare it among defect classes {self.defect_classes}"
                     f" or impurity classes {self.impurity_classes}"
                 )
-            class_index[int(cid)] = self.classes.index(cname)
-        defect_ids = [cid for cid, idx in class_index.items() if idx < len(self.defect_classes)]
-        return present, class_index, defect_ids
-
-    def _prediction(self, score_map: np.ndarray, roi: np.ndarray | None) -> np.ndarray:
-        """Binary prediction at the fixed threshold, inside the ROI, small components removed."""
-        prediction = score_map >= self.fixed_threshold
-        if roi is not None:
-            prediction &= roi
-        if self.min_area > 0:
-            n, labels, stats, _ = cv2.connectedComponentsWithStats(
-                prediction.view(np.uint8), connectivity=8, ltype=cv2.CV_32S
-            )
-            keep = stats[:, cv2.CC_STAT_AREA] >= self.min_area
-            keep[0] = False
-            prediction = keep[labels]
-        return prediction
+            class_index[cid] = self.classes.index(cname)
+        return class_index
 
     def best_threshold(self) -> float:
         """The bin edge maximizing pooled pixel F1 (middle of the best plateau of edges)."""
@@ -196,10 +187,9 @@ class Evaluator:
             hits = _per_instance_sums(scores >= threshold, sizes)
         undefined: dict[str, str] = {}
         notes: list[str] = []
-        neg_tail, pos_tail = self._hist.at_or_above()
         is_defect = classes < len(self.defect_classes)
-        n_pos, n_neg = int(sizes[is_defect].sum()), int(neg_tail[0])
-        tp = int(hits[is_defect].sum())
+        n_pos, tp = int(sizes[is_defect].sum()), int(hits[is_defect].sum())
+        neg_tail = self._hist.at_or_above()[_NEGATIVE]
         if min_area > 0:
             fp = self._predicted_pixels - tp
         else:
@@ -211,52 +201,16 @@ class Evaluator:
             undefined["f1"] = "precision or recall undefined"
         else:
             f1 = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
-
-        r_px, r_dw, n_inst, n_det, sweep = {}, {}, {}, {}, {}
-        for idx, cname in enumerate(self.classes):
-            mine = classes == idx
-            n_inst[cname] = int(mine.sum())
-            r_px[cname] = _ratio(int(hits[mine].sum()), int(sizes[mine].sum()), f"R_PX[{cname}]",
-                                 f"no pixels of class {cname!r} in this split", undefined)
-            detected = _detected(hits[mine], sizes[mine], tau_cov)
-            n_det[cname] = int(detected.sum())
-            r_dw[cname] = _ratio(n_det[cname], n_inst[cname], f"R_DW[{cname}]",
-                                 f"no instances of class {cname!r} in this split", undefined)
-            sweep[cname] = [
-                float(_detected(hits[mine], sizes[mine], p / 100).mean()) if n_inst[cname] else None
-                for p in COVERAGE_SWEEP_PERCENT
-            ]
-        defined = [r_dw[c] for c in self.defect_classes if r_dw[c] is not None]
-        mr_dw = float(np.mean(defined)) if defined else None
-        if mr_dw is None:
-            undefined["mR_DW"] = "no defect instances in this split"
-        elif len(defined) < len(self.defect_classes):
-            missing = [c for c in self.defect_classes if r_dw[c] is None]
-            notes.append(f"mR_DW averages {len(defined)} of {len(self.defect_classes)} defect classes "
-                         f"(no instances of {', '.join(missing)})")
-
+        per_class = self._per_class(classes, sizes, hits, tau_cov, undefined)
+        mr_dw = self._mean_defect_recall(per_class["R_DW"], undefined, notes)
         curves: dict[str, dict[str, list[float]]] = {}
         image_auroc = self._image_auroc(curves, undefined)
-        pixel_auroc = aupro = None
-        if n_pos == 0 or n_neg == 0:
-            reason = "no defect pixels in this split" if n_pos == 0 else "no negative pixels in this split"
-            undefined["pixel_auroc"] = undefined["aupro"] = reason
-        else:
-            fpr, tpr = roc_from_tails(pos_tail, neg_tail)
-            pixel_auroc = area(fpr, tpr)
-            fx, fy = decimate(fpr, tpr)
-            curves["pixel_roc"] = {"fpr": fx, "tpr": fy}
-            predicted = (pos_tail + neg_tail)[::-1]
-            has_pred = predicted > 0
-            precision_curve = pos_tail[::-1][has_pred] / predicted[has_pred]
-            rx, py = decimate(tpr[has_pred], precision_curve)
-            curves["pixel_pr"] = {"recall": rx, "precision": py}
-            aupro = self._aupro(classes, sizes, scores, fpr, curves)
+        pixel_auroc, aupro = self._pixel_curves(classes, sizes, scores, curves, undefined)
         counts = {
             "images": self.n_images,
             "anomalous_images": int(sum(self.image_labels)),
             "positive_pixels": n_pos,
-            "negative_pixels": n_neg,
+            "negative_pixels": int(neg_tail[0]),
             "tp": tp,
             "fp": fp,
             "fn": n_pos - tp,
@@ -265,11 +219,61 @@ class Evaluator:
             threshold=threshold, tau_cov=float(tau_cov), min_area=int(min_area),
             defect_classes=list(self.defect_classes), impurity_classes=list(self.impurity_classes),
             precision=precision, recall=recall, f1=f1, mR_DW=mr_dw,
-            class_recall_px=r_px, class_recall_dw=r_dw, instances=n_inst, detected=n_det,
-            coverage_sweep=sweep, image_auroc=image_auroc, pixel_auroc=pixel_auroc, aupro=aupro,
+            class_recall_px=per_class["R_PX"], class_recall_dw=per_class["R_DW"],
+            instances=per_class["instances"], detected=per_class["detected"], coverage_sweep=per_class["sweep"],
+            image_auroc=image_auroc, pixel_auroc=pixel_auroc, aupro=aupro,
             counts=counts, threshold_resolution=float(self._hist.width), curves=curves,
             undefined=undefined, notes=notes,
         )
+
+    def _per_class(self, classes: np.ndarray, sizes: np.ndarray, hits: np.ndarray, tau_cov: float,
+                   undefined: dict[str, str]) -> dict[str, dict]:
+        """R_PX, R_DW, instance and detection counts and the coverage sweep of every class."""
+        out: dict[str, dict] = {"R_PX": {}, "R_DW": {}, "instances": {}, "detected": {}, "sweep": {}}
+        for idx, cname in enumerate(self.classes):
+            mine = classes == idx
+            n_inst = int(mine.sum())
+            detected = int(_detected(hits[mine], sizes[mine], tau_cov).sum())
+            out["instances"][cname], out["detected"][cname] = n_inst, detected
+            out["R_PX"][cname] = _ratio(int(hits[mine].sum()), int(sizes[mine].sum()), f"R_PX[{cname}]",
+                                        f"no pixels of class {cname!r} in this split", undefined)
+            out["R_DW"][cname] = _ratio(detected, n_inst, f"R_DW[{cname}]",
+                                        f"no instances of class {cname!r} in this split", undefined)
+            out["sweep"][cname] = [
+                float(_detected(hits[mine], sizes[mine], p / 100).mean()) if n_inst else None
+                for p in COVERAGE_SWEEP_PERCENT
+            ]
+        return out
+
+    def _mean_defect_recall(self, r_dw: dict[str, float | None], undefined: dict[str, str],
+                            notes: list[str]) -> float | None:
+        """mR_DW over the defect classes that have instances (impurities never count)."""
+        defined = [r_dw[c] for c in self.defect_classes if r_dw[c] is not None]
+        if not defined:
+            undefined["mR_DW"] = "no defect instances in this split"
+            return None
+        if len(defined) < len(self.defect_classes):
+            missing = [c for c in self.defect_classes if r_dw[c] is None]
+            notes.append(f"mR_DW averages {len(defined)} of {len(self.defect_classes)} defect classes "
+                         f"(no instances of {', '.join(missing)})")
+        return float(np.mean(defined))
+
+    def _pixel_curves(self, classes: np.ndarray, sizes: np.ndarray, scores: np.ndarray, curves: dict,
+                      undefined: dict[str, str]) -> tuple[float | None, float | None]:
+        """Pixel AUROC and AUPRO from the histograms, adding ROC, PR and PRO curves to ``curves``."""
+        neg_tail, pos_tail = self._hist.at_or_above()
+        if pos_tail[0] == 0 or neg_tail[0] == 0:
+            reason = "no defect pixels in this split" if pos_tail[0] == 0 else "no negative pixels in this split"
+            undefined["pixel_auroc"] = undefined["aupro"] = reason
+            return None, None
+        fpr, tpr = roc_from_tails(pos_tail, neg_tail)
+        fx, fy = decimate(fpr, tpr)
+        curves["pixel_roc"] = {"fpr": fx, "tpr": fy}
+        predicted = (pos_tail + neg_tail)[::-1]
+        has_pred = predicted > 0
+        rx, py = decimate(tpr[has_pred], pos_tail[::-1][has_pred] / predicted[has_pred])
+        curves["pixel_pr"] = {"recall": rx, "precision": py}
+        return area(fpr, tpr), self._aupro(classes, sizes, scores, fpr, curves)
 
     def _all_instances(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         classes = np.concatenate([i.classes for i in self._instances])
