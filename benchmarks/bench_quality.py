@@ -2,7 +2,7 @@
 
 The sequential model and the greedy PatchCore baseline share one feature extractor: training
 features are extracted once and fed to both, and every val/test image is extracted once and
-scored by both. Writes JSON to benchmarks/results/ (and a report when seqcore.report has one).
+scored by both. Writes JSON to benchmarks/results/ and a report folder per method.
 
     nice python benchmarks/bench_quality.py            # full run (~20-30 min on 2 cores)
     python benchmarks/bench_quality.py --limit 20 --capacity 256 --out /tmp/q.json   # smoke run
@@ -86,6 +86,7 @@ def main() -> None:
     parser.add_argument("--blur-sigma", type=float, default=2.0)
     parser.add_argument("--limit", type=int, help="use only the first N images of every split (smoke runs)")
     parser.add_argument("--methods", nargs="+", default=["sequential", "greedy"])
+    parser.add_argument("--no-report", dest="report", action="store_false", help="skip the report folders")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "quality_magnetic_tile.json")
     args = parser.parse_args()
     root = args.root or data_root()
@@ -118,7 +119,14 @@ def main() -> None:
     test_eval = evaluate_split(models, test, args.limit)
     for name, model in models.items():
         model.threshold = float(val_eval[name].best_threshold())
-        metrics = test_eval[name].compute(model.threshold).to_dict(with_curves=False)
+        test_result = test_eval[name].compute(model.threshold)
+        metrics = test_result.to_dict(with_curves=False)
+        if args.report:
+            from seqcore.report import write_report
+
+            write_report(test_result, args.out.parent / f"{args.out.stem}_{name}", title=f"magnetic tile test: {name}",
+                         details={"threshold": "max pixel F1 on val", **{k: str(v) for k, v in settings.items()}},
+                         scenario=f"Real ({name})")
         entry = results["methods"][name]
         entry["threshold"] = model.threshold
         entry["val_f1_at_threshold"] = val_eval[name].compute(model.threshold).f1
