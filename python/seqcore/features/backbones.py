@@ -84,10 +84,20 @@ def create_backbone(name: str, out_indices: tuple[int, ...], pretrained: bool = 
         ) from exc
     if offline_lite0:
         _load_lite0_offline(model)
+    _drop_unused_blocks(model)
     model.eval()
     for param in model.parameters():
         param.requires_grad_(False)
     return model
+
+
+def _drop_unused_blocks(model: nn.Module) -> None:
+    """timm's EfficientNet/MobileNet feature models run every block; stop after the last one used."""
+    blocks = getattr(model, "blocks", None)
+    modules = [info["module"] for info in model.feature_info.get_dicts()]
+    if isinstance(blocks, nn.Sequential) and all(m.startswith("blocks.") for m in modules):
+        last = max(int(m.split(".")[1]) for m in modules)
+        model.blocks = blocks[: last + 1]
 
 
 def backbone_normalization(model: nn.Module) -> tuple[tuple[float, ...], tuple[float, ...]]:
