@@ -80,7 +80,7 @@ def child(args: argparse.Namespace) -> None:
         model = SequentialPatchCore(capacity=args.capacity, method=args.method, resize_short_side=256)
     else:
         data = SyntheticSurfaces(args.n)
-        model = SequentialPatchCore(capacity=args.capacity, method=args.method, tile_size=1024, tile_overlap=64)
+        model = SequentialPatchCore(capacity=args.capacity, method=args.method)  # default tiles: 1024 px
     model.extractor  # load the backbone before measuring the baseline
     before = vm_rss_mb()
     start = time.perf_counter()

@@ -32,8 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pool-kernel", type=int, default=3)
     parser.add_argument("--projection-dim", type=int, help="random projection of the features")
     parser.add_argument("--blur-sigma", type=float, default=2.0)
-    parser.add_argument("--tile-size", type=int, help="process larger images in tiles of this size")
-    parser.add_argument("--tile-overlap", type=int, default=64)
+    parser.add_argument("--tile-size", type=int, default=1024,
+                        help="process larger images in overlapping tiles of this size (0: never tile)")
+    parser.add_argument("--tile-overlap", type=int, default=128)
     parser.add_argument("--min-brightness", type=float, help="skip patches darker than this (0..1), e.g. 0.12")
     parser.add_argument("--augment", choices=("none", "da", "dr"), default="none",
                         help="SPEC §7 augmentation (da) or domain randomization (dr)")
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         model = SequentialPatchCore(
             args.backbone, args.capacity or 2048, resize_short_side=args.resize, pool_kernel=args.pool_kernel,
-            projection_dim=args.projection_dim, blur_sigma=args.blur_sigma, tile_size=args.tile_size,
+            projection_dim=args.projection_dim, blur_sigma=args.blur_sigma, tile_size=args.tile_size or None,
             tile_overlap=args.tile_overlap, method=args.method, min_patch_brightness=args.min_brightness,
             device=args.device, bf16=args.bf16, seed=args.seed,
         )

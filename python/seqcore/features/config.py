@@ -18,8 +18,8 @@ class FeatureConfig:
     projection_dim: int | None = None  # random Gaussian projection to this dimension
     projection_seed: int = 0
     pretrained: bool = True
-    tile_size: int | None = None  # extract images larger than this in overlapping tiles
-    tile_overlap: int = 64  # pixels of context shared by neighbouring tiles
+    tile_size: int | None = 1024  # larger images go in overlapping tiles (bounded memory); None: whole
+    tile_overlap: int = 128  # pixels of context shared by neighbouring tiles
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out_indices", tuple(int(i) for i in self.out_indices))
