@@ -2,7 +2,8 @@
 
 Every configuration runs in a fresh subprocess; its peak resident set size (VmHWM) is read
 from /proc. Real data: magnetic-tile train at 50/200/652 images (short side resized to 256);
-synthetic: 2048×2448 procedural surfaces at 5/20/50 images (full resolution, tiled).
+synthetic: 2048×2448 procedural surfaces at 5/20/50 images (full resolution, tiled);
+``--sets highres``: 4000×4700 surfaces (fit, then predict one image).
 Expected: sequential flat (largest ≤ 1.1× smallest), greedy growing with the data.
 
     nice python benchmarks/bench_memory.py                     # everything (long)
@@ -78,16 +79,22 @@ def child(args: argparse.Namespace) -> None:
         train = MagneticTileDataset(data_root(), "train")
         data = _Subset(train, args.n)
         model = SequentialPatchCore(capacity=args.capacity, method=args.method, resize_short_side=256)
-    else:
+    elif args.set == "synthetic":
         data = SyntheticSurfaces(args.n)
         model = SequentialPatchCore(capacity=args.capacity, method=args.method)  # default tiles: 1024 px
+    else:
+        data = SyntheticSurfaces(args.n, shape=(4000, 4700))
+        model = SequentialPatchCore(capacity=args.capacity, method=args.method)
     model.extractor  # load the backbone before measuring the baseline
     before = vm_rss_mb()
     start = time.perf_counter()
     report = model.fit(data, epochs=args.epochs, progress=False)
+    fit_peak = vm_hwm_mb()
+    if args.set == "highres":  # a line-scan board: predict must stay bounded too
+        model.predict(data[0])
     print(json.dumps({
         "set": args.set, "n": args.n, "method": args.method, "capacity": args.capacity,
-        "peak_rss_mb": vm_hwm_mb(), "rss_before_fit_mb": before, "seconds": time.perf_counter() - start,
+        "peak_rss_mb": vm_hwm_mb(), "fit_peak_rss_mb": fit_peak, "rss_before_fit_mb": before, "seconds": time.perf_counter() - start,
         "patches": sum(report.patches), "epochs": report.epochs, "replacements": report.replacements,
     }))
 
@@ -109,13 +116,14 @@ class _Subset:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--set", choices=("magnetic", "synthetic"), help=argparse.SUPPRESS)
+    parser.add_argument("--set", choices=("magnetic", "synthetic", "highres"), help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--method", choices=("sequential", "greedy"), help=argparse.SUPPRESS)
     parser.add_argument("--sets", nargs="+", default=["magnetic", "synthetic"])
     parser.add_argument("--methods", nargs="+", default=["sequential", "greedy"])
     parser.add_argument("--sizes-magnetic", nargs="+", type=int, default=[50, 200, 652])
     parser.add_argument("--sizes-synthetic", nargs="+", type=int, default=[5, 20, 50])
+    parser.add_argument("--sizes-highres", nargs="+", type=int, default=[1, 3])
     parser.add_argument("--capacity", type=int, default=2048)
     parser.add_argument("--epochs", type=int, default=1, help="epochs per fit (memory does not depend on it)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "memory_fit.json")
@@ -125,7 +133,8 @@ def main() -> None:
         return
     runs = []
     for set_name in args.sets:
-        sizes = args.sizes_magnetic if set_name == "magnetic" else args.sizes_synthetic
+        sizes = {"magnetic": args.sizes_magnetic, "synthetic": args.sizes_synthetic,
+                 "highres": args.sizes_highres}[set_name]
         for method in args.methods:
             for n in sizes:
                 cmd = [sys.executable, __file__, "--child", "--set", set_name, "--n", str(n), "--method", method,
