@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from seqcore.data.sample import Sample
 from seqcore.features import FeatureConfig, FeatureExtractor, cell_means
 from seqcore.features.backbones import DEFAULT_BACKBONE
+from seqcore.features.memory import release_freed_memory
 
 MODEL_KIND = "SequentialPatchCore"
 METHODS = ("sequential", "greedy")
@@ -210,6 +211,7 @@ class SequentialPatchCore:
                 image, mask = augment(image, None if roi is None else roi.astype(np.uint8))
                 roi = None if mask is None else mask.astype(bool)
             yield from self.image_patches(image, roi)
+            release_freed_memory()
 
     def fit(
         self,
@@ -372,6 +374,7 @@ class SequentialPatchCore:
         total = len(data) if hasattr(data, "__len__") else None
         for item in tqdm(data, total=total, desc="predict", unit="img", disable=not progress):
             yield item, self.predict(item)
+            release_freed_memory()
 
     def calibrate(
         self,
