@@ -49,10 +49,11 @@ def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
-def evaluate_split(models: dict[str, SequentialPatchCore], split: MagneticTileDataset, limit: int | None):
-    """One Evaluator per model; each image is extracted once and scored by every model."""
+def evaluate_split(models: dict[str, SequentialPatchCore], split: MagneticTileDataset, limit: int | None,
+                   sigmas: dict[str, list[float]]) -> dict[str, dict[float, Evaluator]]:
+    """Evaluators per model and blur σ; each image is extracted once and scored by every model."""
     extractor = next(iter(models.values())).extractor
-    evaluators = {name: Evaluator(split.defect_classes) for name in models}
+    evaluators = {name: {s: Evaluator(split.defect_classes) for s in sigmas[name]} for name in models}
     entries = range(len(split)) if limit is None else range(min(limit, len(split)))
     for index in entries:
         sample = split[index]
@@ -61,8 +62,10 @@ def evaluate_split(models: dict[str, SequentialPatchCore], split: MagneticTileDa
         gh, gw, d = feats.shape
         for name, model in models.items():
             grid = model.patch_scores(feats.reshape(-1, d)).reshape(gh, gw)
-            amap = model.anomaly_map(grid, prepared.shape[:2], sample.image.shape[:2])
-            evaluators[name].add(amap, sample.gt, float(amap.max()), sample.name)
+            for sigma, evaluator in evaluators[name].items():
+                model.blur_sigma = sigma
+                amap = model.anomaly_map(grid, prepared.shape[:2], sample.image.shape[:2])
+                evaluator.add(amap, sample.gt, float(amap.max()), sample.name)
     return evaluators
 
 
@@ -83,7 +86,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--resize", type=int, default=256, help="short side in pixels (tiles are small)")
     parser.add_argument("--pool-kernel", type=int, default=3)
-    parser.add_argument("--blur-sigma", type=float, default=2.0)
+    parser.add_argument("--blur-sigmas", nargs="+", type=float, default=[2.0, 4.0, 6.0, 8.0],
+                        help="blur σ candidates; the one with the best val pixel F1 is used on test")
     parser.add_argument("--limit", type=int, help="use only the first N images of every split (smoke runs)")
     parser.add_argument("--methods", nargs="+", default=["sequential", "greedy"])
     parser.add_argument("--no-report", dest="report", action="store_false", help="skip the report folders")
@@ -94,8 +98,7 @@ def main() -> None:
 
     train = MagneticTileDataset(root, "train")
     val, test = MagneticTileDataset(root, "val"), MagneticTileDataset(root, "test")
-    settings = dict(capacity=args.capacity, resize_short_side=args.resize, pool_kernel=args.pool_kernel,
-                    blur_sigma=args.blur_sigma)
+    settings = dict(capacity=args.capacity, resize_short_side=args.resize, pool_kernel=args.pool_kernel)
     models = {name: SequentialPatchCore(method=name, **settings) for name in args.methods}
     shared = next(iter(models.values()))
     for model in models.values():
@@ -115,11 +118,17 @@ def main() -> None:
                                     "fit_seconds": extract_seconds + report.seconds}
     del features
 
-    val_eval = evaluate_split(models, val, args.limit)
-    test_eval = evaluate_split(models, test, args.limit)
+    val_eval = evaluate_split(models, val, args.limit, {name: args.blur_sigmas for name in models})
+    chosen = {}
+    for name, model in models.items():  # blur σ and threshold both chosen on val (max pixel F1)
+        by_sigma = {s: ev.compute(ev.best_threshold()) for s, ev in val_eval[name].items()}
+        sigma = max(by_sigma, key=lambda s: by_sigma[s].f1 or 0.0)
+        chosen[name] = sigma
+        model.blur_sigma, model.threshold = sigma, by_sigma[sigma].threshold
+        results["methods"][name]["val_f1_by_sigma"] = {str(s): r.f1 for s, r in by_sigma.items()}
+    test_eval = evaluate_split(models, test, args.limit, {name: [chosen[name]] for name in models})
     for name, model in models.items():
-        model.threshold = float(val_eval[name].best_threshold())
-        test_result = test_eval[name].compute(model.threshold)
+        test_result = test_eval[name][model.blur_sigma].compute(model.threshold)
         metrics = test_result.to_dict(with_curves=False)
         if args.report:
             from seqcore.report import write_report
@@ -129,7 +138,7 @@ def main() -> None:
                          scenario=f"Real ({name})")
         entry = results["methods"][name]
         entry["threshold"] = model.threshold
-        entry["val_f1_at_threshold"] = val_eval[name].compute(model.threshold).f1
+        entry["blur_sigma"] = model.blur_sigma
         entry["test"] = metrics
         entry["inference_ms_per_image"] = inference_ms(model, test, 40 if args.limit is None else 5)
         print(f"{name}: F1_PX {metrics['f1']}, image AUROC {metrics['image_auroc']}, pixel AUROC "
@@ -138,7 +147,8 @@ def main() -> None:
     results.update(
         dataset=str(root), splits={"train": n_train, "val": len(val) if args.limit is None else args.limit,
                                    "test": len(test) if args.limit is None else args.limit},
-        settings={**settings, "epochs": args.epochs, "backbone": shared.config.backbone,
+        settings={**settings, "epochs": args.epochs, "blur_sigma_candidates": args.blur_sigmas,
+                  "backbone": shared.config.backbone,
                   "feature_dim": shared.dim, "greedy_projection_dim": shared.greedy_projection_dim},
         extract_seconds=extract_seconds, peak_rss_gb=peak_rss_gb(), reference=REFERENCE,
         machine={"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
