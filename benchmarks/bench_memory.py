@@ -94,7 +94,8 @@ def child(args: argparse.Namespace) -> None:
         model.predict(data[0])
     print(json.dumps({
         "set": args.set, "n": args.n, "method": args.method, "capacity": args.capacity,
-        "peak_rss_mb": vm_hwm_mb(), "fit_peak_rss_mb": fit_peak, "rss_before_fit_mb": before, "seconds": time.perf_counter() - start,
+        "peak_rss_mb": vm_hwm_mb(), "fit_peak_rss_mb": fit_peak, "rss_before_fit_mb": before,
+        "seconds": time.perf_counter() - start,
         "patches": sum(report.patches), "epochs": report.epochs, "replacements": report.replacements,
     }))
 

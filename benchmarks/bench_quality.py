@@ -108,7 +108,8 @@ def main() -> None:
     start = time.perf_counter()
     features = [shared.extractor.extract(train[i].image).reshape(-1, shared.dim) for i in range(n_train)]
     extract_seconds = time.perf_counter() - start
-    print(f"extracted {sum(len(f) for f in features)} patches of {n_train} images in {extract_seconds:.1f} s", flush=True)
+    patches = sum(len(f) for f in features)
+    print(f"extracted {patches} patches of {n_train} images in {extract_seconds:.1f} s", flush=True)
 
     results: dict = {"methods": {}}
     for name, model in models.items():

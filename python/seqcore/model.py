@@ -232,7 +232,9 @@ class SequentialPatchCore:
         passes = epochs if self.method == "sequential" or augment is not None else 1
         return self._train(lambda desc: self._epoch_patches(data, augment, desc, progress), passes)
 
-    def fit_features(self, batches: Callable[[], Iterable[np.ndarray]], epochs: int = 5, progress: bool = True) -> FitReport:
+    def fit_features(
+        self, batches: Callable[[], Iterable[np.ndarray]], epochs: int = 5, progress: bool = True
+    ) -> FitReport:
         """Fit from precomputed patch features; each call of ``batches()`` yields (n, d) arrays.
 
         Lets benchmarks extract features once and train both methods on identical vectors.
@@ -344,14 +346,17 @@ class SequentialPatchCore:
             ).reshape(h, w)
         return grid
 
-    def anomaly_map(self, grid: np.ndarray, prepared_shape: tuple[int, int], input_shape: tuple[int, int]) -> np.ndarray:
+    def anomaly_map(
+        self, grid: np.ndarray, prepared_shape: tuple[int, int], input_shape: tuple[int, int]
+    ) -> np.ndarray:
         """Patch grid → nearest upsampling to the prepared size → Gaussian blur → input size."""
         stride = self.extractor.stride
         full = np.repeat(np.repeat(grid, stride, axis=0), stride, axis=1)[: prepared_shape[0], : prepared_shape[1]]
         full = np.ascontiguousarray(full, dtype=np.float32)
         if self.blur_sigma > 0:
             radius = int(4.0 * self.blur_sigma + 0.5)
-            full = cv2.GaussianBlur(full, (2 * radius + 1, 2 * radius + 1), self.blur_sigma, borderType=cv2.BORDER_REFLECT)
+            size = (2 * radius + 1, 2 * radius + 1)
+            full = cv2.GaussianBlur(full, size, self.blur_sigma, borderType=cv2.BORDER_REFLECT)
         if full.shape != tuple(input_shape):
             full = cv2.resize(full, (input_shape[1], input_shape[0]), interpolation=cv2.INTER_LINEAR)
         return full
@@ -431,7 +436,9 @@ class SequentialPatchCore:
         save_model(path, tensors, self.metadata())
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "cpu", coreset_device: str = "cpu", bf16: bool = False) -> "SequentialPatchCore":
+    def load(
+        cls, path: str | Path, device: str = "cpu", coreset_device: str = "cpu", bf16: bool = False
+    ) -> "SequentialPatchCore":
         """Read a model file written by ``save``; rejects files of other kinds or inconsistent shapes."""
         from seqcore.coreset import SequentialCoreset
         from seqcore.io import ModelFileError, load_model
@@ -514,6 +521,8 @@ class SequentialPatchCore:
         )
         melded._projection = base.extractor.projection
         melded._extractor = base._extractor
-        melded.coreset = meld_coresets([m.coreset for m in models], capacity=melded.capacity, device=base.coreset_device)
+        melded.coreset = meld_coresets(
+            [m.coreset for m in models], capacity=melded.capacity, device=base.coreset_device
+        )
         melded.history = [{"melded": [m.history for m in models], "capacity": melded.capacity}]
         return melded

@@ -13,7 +13,8 @@ def add_dataset_arguments(parser: argparse.ArgumentParser, default_split: str) -
     """Options that pick a dataset layout; shared by train and predict."""
     parser.add_argument("--dataset", choices=("folder", "mvtec", "magnetic-tile"), default="folder",
                         help="layout of DATA (default: a folder of images)")
-    parser.add_argument("--split", default=default_split, help=f"split for mvtec/magnetic-tile (default {default_split})")
+    parser.add_argument("--split", default=default_split,
+                        help=f"split for mvtec/magnetic-tile (default {default_split})")
     parser.add_argument("--category", help="MVTec AD category, e.g. bottle")
     parser.add_argument("--on-error", choices=("skip", "raise"), default="skip",
                         help="unreadable images: report and skip (default) or stop")

@@ -145,9 +145,8 @@ class MagneticTileDataset(ImageDataset):
                 continue
             image = self.root / row["image"]
             mask = image.with_suffix(".png")
-            entries.append(
-                Entry(Path(row["image"]).with_suffix("").as_posix(), image, row["class"], mask if mask.is_file() else None)
-            )
+            name = Path(row["image"]).with_suffix("").as_posix()
+            entries.append(Entry(name, image, row["class"], mask if mask.is_file() else None))
         if not entries:
             raise ValueError(f"split {split!r} of {table} lists no images")
         super().__init__(entries, **kwargs)
