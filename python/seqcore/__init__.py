@@ -24,6 +24,9 @@ _EXPORTS: dict[str, str] = {
     "save_model": "seqcore.io",
     "load_model": "seqcore.io",
     "ModelFileError": "seqcore.io",
+    "SequentialPatchCore": "seqcore.model",
+    "FeatureExtractor": "seqcore.features",
+    "FeatureConfig": "seqcore.features",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
