@@ -12,6 +12,10 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "perlin2d": "seqcore.synth.perlin",
+    "perlin3d": "seqcore.synth.perlin",
+    "WaterStainParams": "seqcore.synth.water_stains",
+    "water_stains": "seqcore.synth.water_stains",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
