@@ -16,6 +16,8 @@ _EXPORTS: dict[str, str] = {
     "perlin3d": "seqcore.synth.perlin",
     "WaterStainParams": "seqcore.synth.water_stains",
     "water_stains": "seqcore.synth.water_stains",
+    "SurfaceGenerator": "seqcore.synth.surface",
+    "RingLight": "seqcore.synth.shading",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

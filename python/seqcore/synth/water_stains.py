@@ -39,10 +39,10 @@ class WaterStainParams:
 
     radius_mm: float = 1.5  # r: base stain radius
     radius_spread_mm: float = 0.5  # each stain's r is uniform in [r - spread, r + spread]
-    frequency_per_mm: float = 0.8  # f: Perlin frequency of the outline perturbation
+    frequency_per_mm: float = 0.6  # f: Perlin frequency of the outline perturbation
     amplitude_mm: float = 0.35  # A: Perlin amplitude of the outline perturbation
-    gamma: float = 4.0  # γ: decay of the change from rim (d̂ = 1) to centre (d̂ = 0)
-    alpha: float = -0.3  # α: reflectance change at the rim (negative darkens)
+    gamma: float = 6.0  # γ: decay of the change from rim (d̂ = 1) to centre (d̂ = 0)
+    alpha: float = -0.35  # α: reflectance change at the rim (negative darkens)
     cell_size_mm: float = 6.0  # G: jittered-grid cell size (controls stain density)
     probability: float = 0.5  # chance that a cell holds a stain
     pixel_pitch_mm: float = 0.05  # millimetres per pixel
