@@ -18,6 +18,9 @@ _EXPORTS: dict[str, str] = {
     "water_stains": "seqcore.synth.water_stains",
     "SurfaceGenerator": "seqcore.synth.surface",
     "RingLight": "seqcore.synth.shading",
+    "DatasetConfig": "seqcore.synth.dataset",
+    "write_dual_dataset": "seqcore.synth.dataset",
+    "SyntheticDataset": "seqcore.data.synthetic",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
