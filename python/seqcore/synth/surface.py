@@ -39,7 +39,7 @@ __all__ = [
 DEFECT_CLASSES = ("scratch", "dent", "bump")
 IMPURITY_CLASSES = ("water_stain", "fingerprint", "sticker")
 CLASS_IDS = {name: k + 1 for k, name in enumerate(DEFECT_CLASSES + IMPURITY_CLASSES)}
-_MASK_LEVEL = 0.15  # a defect's mask: where its height change reaches 15 % of its peak
+_MASK_LEVEL = 0.25  # a defect's mask: where its height change reaches 25 % of its peak
 
 
 @dataclass(frozen=True)
