@@ -21,6 +21,19 @@ _EXPORTS: dict[str, str] = {
     "DatasetConfig": "seqcore.synth.dataset",
     "write_dual_dataset": "seqcore.synth.dataset",
     "SyntheticDataset": "seqcore.data.synthetic",
+    "Evaluator": "seqcore.metrics",
+    "EvaluationResult": "seqcore.metrics",
+    "GroundTruth": "seqcore.metrics",
+    "SequentialCoreset": "seqcore.coreset",
+    "ReferenceCoreset": "seqcore.coreset",
+    "meld": "seqcore.coreset",
+    "greedy_kcenter": "seqcore.coreset",
+    "save_model": "seqcore.io",
+    "load_model": "seqcore.io",
+    "ModelFileError": "seqcore.io",
+    "SequentialPatchCore": "seqcore.model",
+    "FeatureExtractor": "seqcore.features",
+    "FeatureConfig": "seqcore.features",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

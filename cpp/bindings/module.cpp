@@ -1,0 +1,181 @@
+// pybind11 module seqcore._core: thin conversions around seqcore::core. Heavy work runs
+// without the GIL; a per-object mutex keeps concurrent Python threads from racing.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cmath>
+#include <mutex>
+#include <string>
+
+#include "seqcore/coreset.hpp"
+#include "seqcore/distance.hpp"
+#include "seqcore/model_file.hpp"
+
+namespace py = pybind11;
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+namespace {
+
+/// Checks a (rows, dim) float32 array and returns its row count.
+std::size_t rows_of(const FloatArray& a, std::size_t dim, const char* name) {
+  if (a.ndim() != 2) throw py::value_error(std::string(name) + " must be 2-D (rows, dim)");
+  if (static_cast<std::size_t>(a.shape(1)) != dim)
+    throw py::value_error(std::string(name) + " has dimension " + std::to_string(a.shape(1)) + ", expected " +
+                          std::to_string(dim));
+  return static_cast<std::size_t>(a.shape(0));
+}
+
+/// Python-facing coreset: the C++ state plus a lock.
+class PyCoreset {
+ public:
+  PyCoreset(std::size_t capacity, std::size_t dim) : core_(capacity, dim) {}
+  explicit PyCoreset(seqcore::SequentialCoreset&& core) : core_(std::move(core)) {}
+
+  std::size_t capacity() const { return core_.capacity(); }
+  std::size_t dim() const { return core_.dim(); }
+  std::size_t size() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return core_.size();
+  }
+
+  py::array_t<float> points() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    py::array_t<float> out({core_.size(), core_.dim()});
+    const std::vector<float> pts = core_.points();
+    std::copy(pts.begin(), pts.end(), out.mutable_data());
+    return out;
+  }
+
+  py::tuple min_pair() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const seqcore::MinPair mp = core_.min_pair();
+    return py::make_tuple(mp.i, mp.j, std::sqrt(mp.sqdist));
+  }
+
+  py::array_t<double> distance_matrix() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const std::size_t n = core_.size();
+    py::array_t<double> out({n, n});
+    double* o = out.mutable_data();
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < n; ++j) o[i * n + j] = std::sqrt(core_.sqdist(i, j));
+    return out;
+  }
+
+  py::object offer_batch(const FloatArray& candidates, bool details) {
+    const std::size_t count = rows_of(candidates, core_.dim(), "candidates");
+    const float* data = candidates.data();
+    if (!details) {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);
+      return py::int_(core_.offer_batch(data, count));
+    }
+    std::vector<double> nearest_sq(count);
+    py::array_t<float> nearest(count);
+    py::array_t<std::int64_t> slot(count);
+    std::int64_t* slot_data = slot.mutable_data();
+    float* nearest_data = nearest.mutable_data();
+    std::size_t replaced;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);
+      replaced = core_.offer_batch(data, count, nearest_sq.data(), slot_data);
+      for (std::size_t i = 0; i < count; ++i) nearest_data[i] = static_cast<float>(std::sqrt(nearest_sq[i]));
+    }
+    return py::make_tuple(replaced, nearest, slot);
+  }
+
+  py::tuple query(const FloatArray& queries, std::size_t chunk_size) {
+    if (chunk_size == 0) throw py::value_error("chunk_size must be positive");
+    const std::size_t count = rows_of(queries, core_.dim(), "queries");
+    py::array_t<float> distance(count);
+    py::array_t<std::int64_t> index(count);
+    float* d = distance.mutable_data();
+    std::int64_t* ix = index.mutable_data();
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);
+      core_.query(queries.data(), count, d, ix, chunk_size);
+    }
+    return py::make_tuple(distance, index);
+  }
+
+ private:
+  seqcore::SequentialCoreset core_;
+  std::mutex mutex_;
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "seqcore C++ core: sequential coreset, greedy k-center, model file reader";
+  py::register_exception<seqcore::ModelFileError>(m, "ModelFileError", PyExc_ValueError);
+
+  py::class_<PyCoreset>(m, "SequentialCoreset")
+      .def(py::init<std::size_t, std::size_t>(), py::arg("capacity"), py::arg("dim"))
+      .def_property_readonly("capacity", &PyCoreset::capacity)
+      .def_property_readonly("dim", &PyCoreset::dim)
+      .def_property_readonly("size", &PyCoreset::size)
+      .def("points", &PyCoreset::points, "Copy of the stored points (size, dim) float32")
+      .def("min_pair", &PyCoreset::min_pair, "(i, j, Euclidean distance) of the closest pair")
+      .def("distance_matrix", &PyCoreset::distance_matrix, "(size, size) float64 Euclidean, +inf diagonal")
+      .def("offer_batch", &PyCoreset::offer_batch, py::arg("candidates"), py::arg("details") = false,
+           "Offers rows in order; replacements, or (replacements, nearest, slot) with details")
+      .def("query", &PyCoreset::query, py::arg("queries"), py::arg("chunk_size") = 2048,
+           "Nearest stored point of each query: (float32 distance, int64 index)");
+
+  m.def(
+      "meld",
+      [](const std::vector<FloatArray>& sources, std::size_t dim, std::size_t capacity, std::size_t max_passes) {
+        std::vector<seqcore::PointSet> sets;
+        for (const FloatArray& s : sources) sets.push_back({s.data(), rows_of(s, dim, "source")});
+        py::gil_scoped_release release;
+        return new PyCoreset(seqcore::meld(sets, dim, capacity, max_passes));
+      },
+      py::arg("sources"), py::arg("dim"), py::arg("capacity"), py::arg("max_passes") = 100,
+      "Melds point sets (base first) into a new coreset (SPEC §2)");
+
+  m.def(
+      "greedy_kcenter",
+      [](const FloatArray& features, std::size_t k, std::size_t start) {
+        if (features.ndim() != 2) throw py::value_error("features must be 2-D (n, dim)");
+        const auto n = static_cast<std::size_t>(features.shape(0));
+        const auto d = static_cast<std::size_t>(features.shape(1));
+        if (d == 0) throw py::value_error("features must have dim > 0");
+        if (n > 0 && start >= n) throw py::value_error("start index out of range");
+        std::vector<std::int64_t> idx;
+        {
+          py::gil_scoped_release release;
+          idx = seqcore::greedy_kcenter(features.data(), n, d, k, start);
+        }
+        py::array_t<std::int64_t> out(idx.size());
+        std::copy(idx.begin(), idx.end(), out.mutable_data());
+        return out;
+      },
+      py::arg("features"), py::arg("k"), py::arg("start") = 0,
+      "Greedy k-center indices (min(k, n) distinct, selection order) starting at `start`");
+
+  m.def(
+      "canonical_sqdist",
+      [](const FloatArray& a, const FloatArray& b) {
+        if (a.ndim() != 1 || b.ndim() != 1 || a.shape(0) != b.shape(0))
+          throw py::value_error("canonical_sqdist needs two 1-D arrays of equal length");
+        return seqcore::canonical_sqdist(a.data(), b.data(), static_cast<std::size_t>(a.shape(0)));
+      },
+      py::arg("a"), py::arg("b"), "Canonical squared distance (distance.hpp) of two float32 vectors");
+
+  m.def(
+      "read_model",
+      [](const std::string& path) {
+        seqcore::Model model;
+        {
+          py::gil_scoped_release release;
+          model = seqcore::read_model(path);
+        }
+        py::array_t<float> coreset({model.count, model.dim});
+        std::copy(model.coreset.begin(), model.coreset.end(), coreset.mutable_data());
+        return py::make_tuple(coreset, model.metadata_json, model.header_metadata);
+      },
+      py::arg("path"), "Reads a model file with the C++ reader: (coreset, metadata JSON text, header metadata)");
+}

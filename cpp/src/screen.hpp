@@ -1,0 +1,58 @@
+// Float32 screening of candidate-to-point squared distances (internal to seqcore_core).
+//
+// The screen is fast but inexact; ScreenBound turns a screened value into an interval that
+// provably contains the canonical squared distance (distance.hpp), so that decisions are
+// taken on the screen only when the interval settles them.
+#pragma once
+
+#include <cfloat>
+#include <cstddef>
+#include <limits>
+
+namespace seqcore::detail {
+
+/// out[c * out_stride + k] = float32 squared distance between candidate c (row-major,
+/// count x dim) and column k of `transposed` (dim rows of `stride` floats, stride a multiple
+/// of 16), for c < count and k < n. Uses all OpenMP threads when the work is large.
+void screen_block(const float* candidates, std::size_t count, std::size_t dim,
+                  const float* transposed, std::size_t stride, std::size_t n, float* out,
+                  std::size_t out_stride);
+
+/// Float32 squared distance of two vectors (any summation order; same bound as the block).
+float screen_pair(const float* a, const float* b, std::size_t dim);
+
+/// Rigorous interval for the canonical squared distance given a float32 screen value s.
+///
+/// Each float32 term fl(x - p)^2 and the sum carry relative error <= (dim + 5) u,
+/// u = 2^-24, plus at most 2^-150 absolute per operation in the subnormal range; the
+/// canonical double sum is within (dim + 2) 2^-53 of the exact value. The constants
+/// below double these bounds for margin.
+class ScreenBound {
+ public:
+  explicit ScreenBound(std::size_t dim)
+      : rel_(static_cast<double>(2 * dim + 10) * 0x1p-24),
+        abs_(static_cast<double>(2 * dim + 10) * 0x1p-149),
+        canon_(static_cast<double>(2 * dim + 10) * 0x1p-53),
+        usable_(rel_ < 0.25) {}
+
+  /// Upper bound of the canonical squared distance.
+  double upper(float s) const noexcept {
+    if (!usable_ || !(s <= FLT_MAX)) return std::numeric_limits<double>::infinity();
+    return (static_cast<double>(s) + abs_) / (1.0 - rel_) * (1.0 + canon_);
+  }
+  /// Lower bound of the canonical squared distance.
+  double lower(float s) const noexcept {
+    if (!usable_) return 0.0;
+    const double v = s <= FLT_MAX ? static_cast<double>(s) : static_cast<double>(FLT_MAX);
+    const double lo = (v - abs_) / (1.0 + rel_) * (1.0 - canon_);
+    return lo > 0.0 ? lo : 0.0;
+  }
+
+ private:
+  double rel_;
+  double abs_;
+  double canon_;
+  bool usable_;
+};
+
+}  // namespace seqcore::detail

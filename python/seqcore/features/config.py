@@ -1,0 +1,57 @@
+"""Feature configuration: everything that decides the patch vectors, stored in model files."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from seqcore.features.backbones import DEFAULT_BACKBONE
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Backbone, levels, pooling, resizing and projection; two models are compatible iff equal."""
+
+    backbone: str = DEFAULT_BACKBONE
+    out_indices: tuple[int, ...] = (2, 3)  # strides 8 and 16 for EfficientNet-Lite0
+    pool_kernel: int = 3  # average pooling, stride 1, same padding (1 disables it)
+    resize_short_side: int | None = None  # resize images so the short side has this length
+    projection_dim: int | None = None  # random Gaussian projection to this dimension
+    projection_seed: int = 0
+    pretrained: bool = True
+    tile_size: int | None = None  # extract images larger than this in overlapping tiles
+    tile_overlap: int = 64  # pixels of context shared by neighbouring tiles
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "out_indices", tuple(int(i) for i in self.out_indices))
+        if len(self.out_indices) < 1:
+            raise ValueError("out_indices must name at least one backbone level")
+        if self.pool_kernel < 1:
+            raise ValueError(f"pool_kernel must be >= 1, got {self.pool_kernel}")
+        if self.resize_short_side is not None and self.resize_short_side < 16:
+            raise ValueError(f"resize_short_side must be >= 16, got {self.resize_short_side}")
+        if self.projection_dim is not None and self.projection_dim < 1:
+            raise ValueError(f"projection_dim must be >= 1, got {self.projection_dim}")
+        if self.tile_size is not None:
+            if self.tile_size < 64 or self.tile_size % 16:
+                raise ValueError(f"tile_size must be a multiple of 16 and >= 64, got {self.tile_size}")
+            if self.tile_overlap < 0 or self.tile_overlap % 16 or 2 * self.tile_overlap >= self.tile_size:
+                raise ValueError(
+                    f"tile_overlap must be a multiple of 16 below tile_size/2, got {self.tile_overlap}"
+                )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["out_indices"] = list(self.out_indices)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FeatureConfig":
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def compatibility_key(self) -> dict[str, Any]:
+        """Fields that change the patch vectors (tiling does not)."""
+        data = self.to_dict()
+        for name in ("tile_size", "tile_overlap"):
+            data.pop(name)
+        return data

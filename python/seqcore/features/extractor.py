@@ -1,0 +1,230 @@
+"""Patch features (SPEC §3): two backbone levels, average-pooled, upsampled and concatenated.
+
+Images of any size are reflect-padded to a multiple of the coarsest stride; the feature grid
+covers the image at the finest stride (8 for the default levels). Large images are processed
+as overlapping tiles: each tile contributes only the patches of its central (owned) block,
+the overlap supplies context, so the stitched grid has no seams and no duplicates.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from seqcore.features.backbones import backbone_normalization, create_backbone
+from seqcore.features.config import FeatureConfig
+
+
+@dataclass
+class FeatureTile:
+    """Features of one block of the patch grid: rows [y0, y0+h), columns [x0, x0+w)."""
+
+    y0: int
+    x0: int
+    features: np.ndarray  # (h, w, d) float32
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.features.shape[0], self.features.shape[1]
+
+
+def as_float_image(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float32 in [0, 1] from uint8/uint16/float images, gray or colour; clear errors."""
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim == 3 and array.shape[2] == 4:
+        array = array[:, :, :3]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] != 3):
+        raise ValueError(f"image must have shape (H, W) or (H, W, 3), got {array.shape}")
+    if array.shape[0] < 1 or array.shape[1] < 1:
+        raise ValueError(f"image is empty: shape {array.shape}")
+    if array.dtype == np.uint8:
+        out = array.astype(np.float32) / 255.0
+    elif array.dtype == np.uint16:
+        out = array.astype(np.float32) / 65535.0
+    elif np.issubdtype(array.dtype, np.floating):
+        out = array.astype(np.float32)
+        if not np.isfinite(out).all():
+            raise ValueError("image contains NaN or inf")
+        if out.min() < 0.0 or out.max() > 1.0:
+            raise ValueError("float images must lie in [0, 1]")
+    else:
+        raise ValueError(f"unsupported image dtype {array.dtype}; use uint8, uint16 or float")
+    if out.ndim == 2:
+        out = np.repeat(out[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(out)
+
+
+def resized_shape(height: int, width: int, short_side: int | None) -> tuple[int, int]:
+    """Shape after scaling so the short side equals ``short_side`` (unchanged when None)."""
+    if short_side is None:
+        return height, width
+    scale = short_side / min(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resize_image(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Resize an (H, W[, C]) array to ``shape`` (area when shrinking, linear when enlarging)."""
+    if image.shape[:2] == tuple(shape):
+        return image
+    shrink = shape[0] * shape[1] < image.shape[0] * image.shape[1]
+    interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    return cv2.resize(image, (shape[1], shape[0]), interpolation=interp)
+
+
+def cell_means(plane: np.ndarray, stride: int) -> np.ndarray:
+    """Mean of ``plane`` (H, W) over each stride×stride cell of the patch grid (edge cells partial)."""
+    h, w = plane.shape
+    gh, gw = math.ceil(h / stride), math.ceil(w / stride)
+    total = np.zeros((gh * stride, gw * stride), np.float64)
+    count = np.zeros_like(total)
+    total[:h, :w] = plane
+    count[:h, :w] = 1.0
+    sums = total.reshape(gh, stride, gw, stride).sum(axis=(1, 3))
+    counts = count.reshape(gh, stride, gw, stride).sum(axis=(1, 3))
+    return (sums / counts).astype(np.float32)
+
+
+class FeatureExtractor:
+    """Frozen backbone → one d-dimensional vector per stride-8 patch (see module docstring)."""
+
+    def __init__(
+        self,
+        config: FeatureConfig | None = None,
+        device: str = "cpu",
+        bf16: bool = False,
+        projection: np.ndarray | None = None,
+    ) -> None:
+        self.config = config or FeatureConfig()
+        self.device = torch.device(device)
+        self.bf16 = bf16
+        self.backbone = create_backbone(self.config.backbone, self.config.out_indices, self.config.pretrained)
+        self.backbone.to(self.device)
+        mean, std = backbone_normalization(self.backbone)
+        self._mean = torch.tensor(mean, device=self.device).view(1, 3, 1, 1)
+        self._std = torch.tensor(std, device=self.device).view(1, 3, 1, 1)
+        reductions = self.backbone.feature_info.reduction()
+        self.stride = int(reductions[0])
+        self._align = int(max(reductions))
+        self.raw_dim = int(sum(self.backbone.feature_info.channels()))
+        self.projection = self._make_projection(projection)
+        self.dim = self.raw_dim if self.projection is None else int(self.projection.shape[1])
+        self._projection_t = None if self.projection is None else torch.from_numpy(self.projection).to(self.device)
+
+    def _make_projection(self, given: np.ndarray | None) -> np.ndarray | None:
+        """The stored projection matrix, or a fresh seeded Gaussian one when configured."""
+        target = self.config.projection_dim
+        if given is not None:
+            given = np.ascontiguousarray(given, dtype=np.float32)
+            if given.shape != (self.raw_dim, target):
+                raise ValueError(
+                    f"projection matrix has shape {given.shape}, expected ({self.raw_dim}, {target})"
+                )
+            return given
+        if target is None:
+            return None
+        rng = np.random.default_rng(self.config.projection_seed)
+        return (rng.standard_normal((self.raw_dim, target)) / math.sqrt(target)).astype(np.float32)
+
+    # -- geometry ---------------------------------------------------------------------------
+    def prepare(self, image: np.ndarray) -> np.ndarray:
+        """(H', W', 3) float32 image as the backbone sees it: converted and optionally resized."""
+        rgb = as_float_image(image)
+        return resize_image(rgb, resized_shape(rgb.shape[0], rgb.shape[1], self.config.resize_short_side))
+
+    def grid_shape(self, height: int, width: int) -> tuple[int, int]:
+        """Patch-grid shape for a prepared image of this size."""
+        return math.ceil(height / self.stride), math.ceil(width / self.stride)
+
+    # -- extraction -------------------------------------------------------------------------
+    @torch.no_grad()
+    def forward_batch(self, images: np.ndarray) -> torch.Tensor:
+        """Features (B, d, gh, gw) for a batch (B, H, W, 3) of prepared float images."""
+        batch = torch.from_numpy(np.ascontiguousarray(images)).to(self.device).permute(0, 3, 1, 2)
+        _, _, h, w = batch.shape
+        pad_h, pad_w = (-h) % self._align, (-w) % self._align
+        if pad_h or pad_w:
+            mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+            batch = F.pad(batch, (0, pad_w, 0, pad_h), mode=mode)
+        batch = (batch - self._mean) / self._std
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            levels = self.backbone(batch)
+        levels = [level.float() for level in levels]
+        k = self.config.pool_kernel
+        if k > 1:
+            levels = [
+                F.avg_pool2d(level, k, stride=1, padding=k // 2, count_include_pad=False)[
+                    :, :, : level.shape[2], : level.shape[3]
+                ]
+                for level in levels
+            ]
+        size = levels[0].shape[2:]
+        levels = [levels[0]] + [F.interpolate(lv, size=size, mode="bilinear", align_corners=False) for lv in levels[1:]]
+        features = torch.cat(levels, dim=1)
+        gh, gw = self.grid_shape(h, w)
+        features = features[:, :, :gh, :gw]
+        if self._projection_t is not None:
+            features = torch.einsum("bchw,cp->bphw", features, self._projection_t)
+        return features
+
+    def _tile_boxes(self, height: int, width: int) -> list[tuple[int, int, int, int, int, int, int, int]]:
+        """Per tile: the tile box (y0, y1, x0, x1) and its owned core box in pixels."""
+        tile, overlap = self.config.tile_size, self.config.tile_overlap
+        if tile is None or (height <= tile and width <= tile):
+            return [(0, height, 0, width, 0, height, 0, width)]
+        core = tile - 2 * overlap
+        boxes = []
+        for cy0 in range(0, height, core):
+            for cx0 in range(0, width, core):
+                cy1, cx1 = min(cy0 + core, height), min(cx0 + core, width)
+                boxes.append(
+                    (max(0, cy0 - overlap), min(height, cy1 + overlap), max(0, cx0 - overlap),
+                     min(width, cx1 + overlap), cy0, cy1, cx0, cx1)
+                )
+        return boxes
+
+    def iter_tiles(self, prepared: np.ndarray) -> Iterator[FeatureTile]:
+        """Feature blocks covering the patch grid of one prepared image (one block when untiled)."""
+        height, width = prepared.shape[:2]
+        for y0, y1, x0, x1, cy0, cy1, cx0, cx1 in self._tile_boxes(height, width):
+            feats = self.forward_batch(prepared[None, y0:y1, x0:x1])[0].permute(1, 2, 0)
+            s = self.stride
+            gy0, gx0 = (cy0 - y0) // s, (cx0 - x0) // s
+            gh, gw = math.ceil((cy1 - cy0) / s), math.ceil((cx1 - cx0) / s)
+            block = feats[gy0 : gy0 + gh, gx0 : gx0 + gw]
+            yield FeatureTile(cy0 // s, cx0 // s, np.ascontiguousarray(block.cpu().numpy(), dtype=np.float32))
+
+    def extract(self, image: np.ndarray) -> np.ndarray:
+        """Patch features (gh, gw, d) float32 of one raw image (stitched from tiles if needed)."""
+        prepared = self.prepare(image)
+        gh, gw = self.grid_shape(*prepared.shape[:2])
+        out = np.empty((gh, gw, self.dim), np.float32)
+        for tile in self.iter_tiles(prepared):
+            h, w = tile.shape
+            out[tile.y0 : tile.y0 + h, tile.x0 : tile.x0 + w] = tile.features
+        return out
+
+    def extract_many(self, images: Sequence[np.ndarray], batch_size: int = 8) -> list[np.ndarray]:
+        """Features of several raw images; equal-sized untiled neighbours share a forward pass."""
+        prepared = [self.prepare(image) for image in images]
+        out: list[np.ndarray] = []
+        start = 0
+        while start < len(prepared):
+            shape = prepared[start].shape
+            stop = start + 1
+            tiled = len(self._tile_boxes(*shape[:2])) > 1
+            while not tiled and stop < len(prepared) and stop - start < batch_size and prepared[stop].shape == shape:
+                stop += 1
+            if tiled:
+                out.append(self.extract(images[start]))
+            else:
+                feats = self.forward_batch(np.stack(prepared[start:stop])).permute(0, 2, 3, 1)
+                out.extend(np.ascontiguousarray(f.cpu().numpy(), dtype=np.float32) for f in feats)
+            start = stop
+        return out

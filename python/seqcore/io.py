@@ -1,0 +1,81 @@
+"""Model file: the coreset and any other tensors plus JSON metadata in one safetensors file,
+readable without Python by the C++ library (cpp/include/seqcore/model_file.hpp)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT = "seqcore.model"  # must match kModelFormat in model_file.hpp
+FORMAT_VERSION = "1"      # must match kModelFormatVersion
+
+
+class ModelFileError(ValueError):
+    """Missing, truncated, corrupt, foreign or version-mismatched model file."""
+
+
+def _checked_tensors(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Contiguous copies-if-needed; "coreset" must be a finite (n, d) float array (stored F32)."""
+    if "coreset" not in tensors:
+        raise ValueError("tensors must include 'coreset'")
+    out = {}
+    for name, value in tensors.items():
+        if not isinstance(name, str) or name == "__metadata__":
+            raise ValueError(f"invalid tensor name {name!r}")
+        out[name] = np.ascontiguousarray(value)
+    coreset = out["coreset"]
+    if coreset.dtype.kind != "f" or coreset.ndim != 2:
+        raise ValueError(f"'coreset' must be a 2-D float array, got dtype {coreset.dtype} shape {coreset.shape}")
+    out["coreset"] = np.ascontiguousarray(coreset, dtype=np.float32)
+    if not np.isfinite(out["coreset"]).all():
+        raise ValueError("'coreset' contains NaN or inf")
+    return out
+
+
+def save_model(path: str | os.PathLike, tensors: dict[str, np.ndarray], metadata: dict) -> None:
+    """Writes tensors (must include "coreset" (n, d) float32) and JSON-serializable metadata
+    to one safetensors file, atomically (temporary file, then rename)."""
+    from safetensors.numpy import save_file
+
+    arrays = _checked_tensors(tensors)
+    try:
+        text = json.dumps(metadata)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"metadata is not JSON-serializable: {exc}") from exc
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(arrays, str(tmp), metadata={"format": FORMAT, "format_version": FORMAT_VERSION, "seqcore": text})
+    os.replace(tmp, path)
+
+
+def load_model(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
+    """Reads (tensors, metadata) written by save_model; ModelFileError on any bad file."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file {path}: not found")
+    try:
+        with safe_open(str(path), framework="np") as f:
+            header = f.metadata() or {}
+            if header.get("format") != FORMAT:
+                raise ModelFileError(f"model file {path}: foreign file (not a seqcore model)")
+            if header.get("format_version") != FORMAT_VERSION:
+                raise ModelFileError(
+                    f"model file {path}: unsupported format version {header.get('format_version')!r} "
+                    f"(expected {FORMAT_VERSION!r})"
+                )
+            tensors = {name: f.get_tensor(name) for name in f.keys()}
+    except (SafetensorError, OSError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"model file {path}: truncated or not a safetensors file ({exc})") from exc
+    coreset = tensors.get("coreset")
+    if coreset is None or coreset.dtype != np.float32 or coreset.ndim != 2:
+        raise ModelFileError(f"model file {path}: no 2-D float32 tensor 'coreset'")
+    try:
+        metadata = json.loads(header.get("seqcore", "{}"))
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(f"model file {path}: metadata is not valid JSON ({exc})") from exc
+    return tensors, metadata

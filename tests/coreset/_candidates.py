@@ -1,0 +1,23 @@
+"""Candidate generators for coreset tests: regimes with duplicates and near-ties."""
+from __future__ import annotations
+
+import numpy as np
+
+REGIMES = ("grid", "gaussian", "near_ties", "clustered")
+
+
+def make_candidates(regime: str, count: int, dim: int, seed: int) -> np.ndarray:
+    """Float32 candidates; "grid" has exact duplicates and distance ties, "near_ties"
+    differences of one float32 ulp, "clustered" drifting clusters (many replacements)."""
+    rng = np.random.default_rng(seed)
+    if regime == "grid":
+        x = rng.integers(0, 3, (count, dim)) * 0.5
+    elif regime == "gaussian":
+        x = rng.standard_normal((count, dim))
+    elif regime == "near_ties":
+        base = rng.integers(1, 4, (count, dim)).astype(np.float32)
+        return base + rng.integers(-2, 3, (count, dim)).astype(np.float32) * np.spacing(base)
+    else:
+        centers = rng.standard_normal((8, dim)) * 3
+        x = centers[rng.integers(0, 8, count)] + rng.standard_normal((count, dim)) * np.linspace(0.1, 2, count)[:, None]
+    return x.astype(np.float32)

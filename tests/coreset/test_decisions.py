@@ -1,0 +1,110 @@
+"""The compiled core makes exactly the NumPy reference's decisions (SPEC §2)."""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from seqcore.coreset import ReferenceCoreset, SequentialCoreset
+from tests.coreset._candidates import REGIMES, make_candidates
+
+
+def assert_same_state(core: SequentialCoreset, ref: ReferenceCoreset) -> None:
+    assert core.size == ref.size
+    np.testing.assert_array_equal(core.points, ref.points)
+    assert core.min_pair == ref.min_pair
+    np.testing.assert_array_equal(core.distance_matrix(), ref.distance_matrix())
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    capacity=st.integers(1, 300),
+    dim=st.integers(1, 64),
+    regime=st.sampled_from(REGIMES),
+    seed=st.integers(0, 2**31),
+)
+def test_decisions_match_reference(capacity: int, dim: int, regime: str, seed: int) -> None:
+    cand = make_candidates(regime, 2500, dim, seed)
+    cand[1::5] = cand[::5][: len(cand[1::5])]  # exact duplicates of earlier candidates
+    core, ref = SequentialCoreset(capacity, dim), ReferenceCoreset(capacity, dim)
+    got = core.offer_batch(cand, return_details=True)
+    want = ref.offer_batch(cand, return_details=True)
+    assert got[0] == want[0]
+    np.testing.assert_array_equal(got[2], want[2])
+    np.testing.assert_array_equal(got[1], want[1])
+    assert_same_state(core, ref)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    capacity=st.integers(2, 60),
+    dim=st.integers(1, 20),
+    regime=st.sampled_from(REGIMES),
+    seed=st.integers(0, 2**31),
+    splits=st.lists(st.integers(0, 1500), max_size=6),
+)
+def test_batches_equal_single_offers(capacity: int, dim: int, regime: str, seed: int, splits: list[int]) -> None:
+    cand = make_candidates(regime, 1500, dim, seed)
+    single = SequentialCoreset(capacity, dim)
+    stored = [single.offer(p) for p in cand]
+    batched = SequentialCoreset(capacity, dim)
+    slots = []
+    for part in np.split(cand, sorted(set(splits))):
+        slots.append(batched.offer_batch(part, return_details=True)[2])
+    np.testing.assert_array_equal(np.concatenate(slots) >= 0, stored)
+    np.testing.assert_array_equal(single.points, batched.points)
+    assert single.min_pair == batched.min_pair
+
+
+def test_fill_phase_outputs() -> None:
+    core = SequentialCoreset(3, 2)
+    replaced, nearest, slot = core.offer_batch(np.array([[0, 0], [3, 4], [0, 0], [10, 10]], np.float32), True)
+    assert replaced == 1  # appends are not counted
+    np.testing.assert_array_equal(slot, [0, 1, 2, 0])
+    np.testing.assert_allclose(nearest, [np.inf, 5.0, 0.0, np.hypot(7, 6)])
+    assert core.min_pair == (1, 2, 5.0)
+    assert core.offer(np.array([3, 4], np.float32)) is False  # duplicate: d_p = 0
+    assert core.offer([20.0, 20.0]) is True
+
+
+def test_long_run_matrix_stays_exact() -> None:
+    """After 100 000 offers D equals recomputed distances and the min pair is the true one."""
+    rng = np.random.default_rng(7)
+    capacity, dim = 96, 12
+    core = SequentialCoreset(capacity, dim)
+    replaced = 0
+    for step in range(10):
+        cand = rng.standard_normal((10_000, dim)).astype(np.float32) * (1 + step)
+        replaced += core.offer_batch(cand)
+    assert replaced > 100
+    x = core.points.astype(np.float64)
+    fresh = np.sqrt(((x[:, None, :] - x[None, :, :]) ** 2).sum(axis=2))
+    np.fill_diagonal(fresh, np.inf)
+    d = core.distance_matrix()
+    off = ~np.eye(capacity, dtype=bool)
+    assert np.max(np.abs(d[off] - fresh[off]) / fresh[off]) < 1e-4
+    assert np.isinf(np.diag(d)).all()
+    i, j, dist = core.min_pair
+    assert i < j and dist == d.min()
+    assert (i, j) == divmod(int(np.argmin(d)), capacity)
+
+
+def test_query_matches_reference() -> None:
+    rng = np.random.default_rng(3)
+    pts = rng.standard_normal((200, 40)).astype(np.float32)
+    q = rng.standard_normal((1000, 40)).astype(np.float32)
+    core, ref = SequentialCoreset.from_points(pts), ReferenceCoreset.from_points(pts)
+    dist, idx = core.query(q, chunk_size=97)
+    want_dist, want_idx = ref.query(q)
+    assert dist.dtype == np.float32 and idx.dtype == np.int64
+    np.testing.assert_allclose(dist, want_dist, rtol=1e-5)
+    assert np.mean(idx == want_idx) > 0.99
+    empty = SequentialCoreset(4, 40).query(q[:3])
+    assert np.isinf(empty[0]).all() and (empty[1] == -1).all()
+
+
+def test_query_on_stored_points_is_zero() -> None:
+    pts = make_candidates("gaussian", 300, 152, 1)
+    dist, idx = SequentialCoreset.from_points(pts).query(pts)
+    np.testing.assert_array_equal(idx, np.arange(300))
+    assert np.all(dist == 0)

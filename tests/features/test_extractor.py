@@ -1,0 +1,92 @@
+"""Patch features: shapes, grayscale handling, batching, projection, tiling and bad inputs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from seqcore.features import FeatureConfig, FeatureExtractor, cell_means
+
+
+@pytest.fixture(scope="module")
+def extractor() -> FeatureExtractor:
+    return FeatureExtractor(FeatureConfig())
+
+
+def _texture(h: int, w: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.random((h, w)) * 255).astype(np.uint8)
+
+
+def test_feature_grid_covers_odd_sized_images(extractor):
+    feats = extractor.extract(_texture(37, 53))
+    assert feats.shape == (5, 7, 152)
+    assert feats.dtype == np.float32 and np.isfinite(feats).all()
+
+
+def test_gray_equals_replicated_rgb(extractor):
+    gray = _texture(40, 48)
+    rgb = np.repeat(gray[:, :, None], 3, axis=2)
+    np.testing.assert_array_equal(extractor.extract(gray), extractor.extract(rgb))
+
+
+def test_batched_equals_single(extractor):
+    images = [_texture(48, 64, seed) for seed in range(3)] + [_texture(40, 40, 9)]
+    many = extractor.extract_many(images, batch_size=3)
+    for image, feats in zip(images, many):
+        np.testing.assert_allclose(feats, extractor.extract(image), rtol=1e-4, atol=1e-4)
+
+
+def test_random_projection_is_seeded_and_reduces_dimension():
+    a = FeatureExtractor(FeatureConfig(projection_dim=32, projection_seed=3))
+    b = FeatureExtractor(FeatureConfig(projection_dim=32, projection_seed=3))
+    assert a.dim == 32
+    np.testing.assert_array_equal(a.projection, b.projection)
+    image = _texture(32, 32)
+    np.testing.assert_array_equal(a.extract(image), b.extract(image))
+    with pytest.raises(ValueError, match="projection matrix has shape"):
+        FeatureExtractor(FeatureConfig(projection_dim=32), projection=np.zeros((10, 32), np.float32))
+
+
+def test_resize_short_side_changes_the_grid():
+    ex = FeatureExtractor(FeatureConfig(resize_short_side=64))
+    assert ex.extract(_texture(32, 48)).shape[:2] == (8, 12)
+
+
+def test_tiles_stitch_to_the_full_grid(extractor):
+    image = _texture(200, 264)
+    full = extractor.extract(image)
+    tiled = FeatureExtractor(FeatureConfig(tile_size=128, tile_overlap=32))
+    assert len(tiled._tile_boxes(200, 264)) > 4
+    stitched = tiled.extract(image)
+    assert stitched.shape == full.shape
+    corr = np.corrcoef(stitched.ravel(), full.ravel())[0, 1]
+    assert corr > 0.9
+    untiled = FeatureExtractor(FeatureConfig(tile_size=512, tile_overlap=32))
+    np.testing.assert_array_equal(untiled.extract(image), full)
+
+
+@pytest.mark.parametrize(
+    "image, message",
+    [
+        (np.zeros((8, 8, 2), np.uint8), "shape"),
+        (np.full((8, 8), np.nan, np.float32), "NaN"),
+        (np.zeros((8, 8), np.int64), "dtype"),
+        (np.full((8, 8), 2.0, np.float32), r"\[0, 1\]"),
+    ],
+)
+def test_bad_images_are_rejected(extractor, image, message):
+    with pytest.raises(ValueError, match=message):
+        extractor.extract(image)
+
+
+def test_cell_means_handles_partial_edge_cells():
+    plane = np.arange(12, dtype=np.float32).reshape(3, 4)
+    means = cell_means(plane, 2)
+    np.testing.assert_allclose(means, [[2.5, 4.5], [8.5, 10.5]])
+
+
+def test_bad_config_values():
+    with pytest.raises(ValueError, match="tile_size"):
+        FeatureConfig(tile_size=100)
+    with pytest.raises(ValueError, match="pool_kernel"):
+        FeatureConfig(pool_kernel=0)

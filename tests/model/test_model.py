@@ -1,0 +1,176 @@
+"""SequentialPatchCore end to end on tiny images: fit, predict, save/load, fine-tune, meld."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from seqcore.data.sample import Sample
+from seqcore.metrics import GroundTruth
+from seqcore.model import IncompatibleModelsError, SequentialPatchCore
+
+
+def _surface(seed: int, h: int = 64, w: int = 64) -> np.ndarray:
+    """A smooth nominal texture with mild noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = 120 + 30 * np.sin(xx / 3.0) + 20 * np.cos(yy / 4.0)
+    return np.clip(base + rng.normal(0, 2, (h, w)), 0, 255).astype(np.uint8)
+
+
+def _defective(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    image = _surface(seed)
+    mask = np.zeros(image.shape, bool)
+    mask[24:36, 26:38] = True
+    image[mask] = 250
+    return image, mask
+
+
+@pytest.fixture(scope="module")
+def train_images() -> list[np.ndarray]:
+    return [_surface(seed) for seed in range(6)]
+
+
+@pytest.fixture(scope="module")
+def fitted(train_images) -> SequentialPatchCore:
+    model = SequentialPatchCore(capacity=64)
+    model.fit(train_images, epochs=3, progress=False)
+    return model
+
+
+def test_fit_records_replacements_and_fills_the_coreset(fitted):
+    report = fitted.history[-1]
+    assert fitted.coreset.size == 64 and fitted.dim == 152
+    assert report["patches"][0] == 6 * 64
+    assert report["replacements"][0] > 0
+    assert len(report["replacements"]) == report["epochs"] <= 3
+
+
+def test_fewer_patches_than_capacity_keeps_every_patch():
+    images = [_surface(1, 32, 32), _surface(2, 32, 32)]
+    model = SequentialPatchCore(capacity=100)
+    report = model.fit(images, epochs=5, progress=False)
+    assert report.epochs == 1 and report.stop_reason.startswith("coreset not full")
+    expected = np.concatenate([f.reshape(-1, model.dim) for f in model.extractor.extract_many(images)])
+    assert model.coreset.size == 32
+    np.testing.assert_allclose(model.coreset.points, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_predict_localizes_a_defect(fitted):
+    image, mask = _defective(99)
+    pred = fitted.predict(image)
+    assert pred.anomaly_map.shape == image.shape and pred.anomaly_map.dtype == np.float32
+    assert pred.anomaly_map[mask].mean() > 1.5 * pred.anomaly_map[~mask].mean()
+    assert mask[np.unravel_index(pred.anomaly_map.argmax(), mask.shape)]
+    assert pred.score == pytest.approx(pred.anomaly_map.max())
+    assert pred.anomalous is None
+    assert fitted.predict(_surface(100)).score < pred.score
+
+
+def test_region_of_interest_zeroes_the_outside(fitted):
+    image, _ = _defective(5)
+    roi = np.zeros(image.shape, bool)
+    roi[:, :10] = True
+    pred = fitted.predict(image, roi=roi)
+    assert (pred.anomaly_map[~roi] == 0).all() and pred.anomaly_map[roi].max() > 0
+    with pytest.raises(ValueError, match="region-of-interest"):
+        fitted.predict(image, roi=roi[:10])
+
+
+def test_save_load_round_trip_gives_identical_maps(fitted, tmp_path):
+    fitted.threshold = 1.25
+    path = tmp_path / "model.safetensors"
+    fitted.save(path)
+    loaded = SequentialPatchCore.load(path)
+    image, _ = _defective(7)
+    np.testing.assert_array_equal(loaded.predict(image).anomaly_map, fitted.predict(image).anomaly_map)
+    np.testing.assert_array_equal(loaded.coreset.points, fitted.coreset.points)
+    assert loaded.threshold == 1.25 and loaded.config == fitted.config
+    assert loaded.metadata()["versions"]["seqcore"]
+    fitted.threshold = None
+
+
+def test_projection_matrix_is_saved(tmp_path, train_images):
+    model = SequentialPatchCore(capacity=32, projection_dim=24, seed=4)
+    model.fit(train_images[:2], epochs=1, progress=False)
+    model.save(tmp_path / "p.safetensors")
+    loaded = SequentialPatchCore.load(tmp_path / "p.safetensors")
+    np.testing.assert_array_equal(loaded.extractor.projection, model.extractor.projection)
+    np.testing.assert_array_equal(loaded.predict(train_images[3]).anomaly_map, model.predict(train_images[3]).anomaly_map)
+
+
+def test_fine_tuning_starts_from_the_loaded_coreset(fitted, tmp_path):
+    fitted.save(tmp_path / "base.safetensors")
+    tuned = SequentialPatchCore.load(tmp_path / "base.safetensors")
+    before = tuned.coreset.points
+    report = tuned.fit([_surface(50)], epochs=1, progress=False)
+    after = tuned.coreset.points
+    changed = int((np.abs(after - before).max(axis=1) > 0).sum())
+    assert changed <= report.replacements[0] < 64
+    assert changed < len(before)  # untouched rows remain: it did not start from scratch
+    assert len(tuned.history) == len(fitted.history) + 1
+
+
+def test_meld_with_itself_changes_nothing(fitted):
+    melded = SequentialPatchCore.meld([fitted, fitted])
+    np.testing.assert_array_equal(melded.coreset.points, fitted.coreset.points)
+    image, _ = _defective(3)
+    np.testing.assert_array_equal(melded.predict(image).anomaly_map, fitted.predict(image).anomaly_map)
+
+
+def test_meld_capacity_can_change(fitted, train_images):
+    other = SequentialPatchCore(capacity=64)
+    other.fit([_surface(s) for s in range(20, 24)], epochs=1, progress=False)
+    melded = SequentialPatchCore.meld([fitted, other], capacity=32)
+    assert melded.capacity == 32 and melded.coreset.size == 32
+
+
+def test_meld_refuses_incompatible_models(fitted, train_images):
+    other = SequentialPatchCore(capacity=64, pool_kernel=2)
+    other.fit(train_images[:1], epochs=1, progress=False)
+    with pytest.raises(IncompatibleModelsError, match="pool_kernel: 3 vs 2"):
+        SequentialPatchCore.meld([fitted, other])
+
+
+def test_greedy_baseline_selects_k_training_patches(train_images):
+    model = SequentialPatchCore(capacity=40, method="greedy")
+    report = model.fit(train_images[:3], progress=False)
+    assert model.coreset.size == 40 and report.epochs == 1
+    features = np.concatenate([f.reshape(-1, model.dim) for f in model.extractor.extract_many(train_images[:3])])
+    dist = np.sqrt(((model.coreset.points[:, None] - features[None]) ** 2).sum(-1)).min(axis=1)
+    assert dist.max() < 1e-3
+
+
+def test_dark_patches_are_filtered(train_images):
+    image = train_images[0].copy()
+    image[:, :32] = 5
+    model = SequentialPatchCore(capacity=500, min_patch_brightness=31 / 255)
+    report = model.fit([image], epochs=1, progress=False)
+    assert report.patches[0] < 64 and model.coreset.size == report.patches[0]
+    with pytest.raises(ValueError, match="every patch was filtered"):
+        SequentialPatchCore(capacity=8, min_patch_brightness=0.9).fit([image], epochs=1, progress=False)
+
+
+def test_calibrate_stores_a_threshold(fitted):
+    samples = []
+    for seed in range(3):
+        image, mask = _defective(200 + seed)
+        samples.append(Sample(f"d{seed}", image, "spot", GroundTruth.from_binary_mask(mask, "spot")))
+    samples.append(Sample("n", _surface(300), "good", GroundTruth.empty((64, 64))))
+    threshold = fitted.calibrate(samples, defect_classes=["spot"], progress=False)
+    assert fitted.threshold == threshold
+    assert fitted.predict(samples[0]).anomalous is True
+    fitted.threshold = None
+
+
+def test_bad_model_files_and_arguments(tmp_path):
+    from seqcore.io import ModelFileError
+
+    (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 64)
+    with pytest.raises(ModelFileError):
+        SequentialPatchCore.load(tmp_path / "junk.safetensors")
+    with pytest.raises(ValueError, match="no coreset"):
+        SequentialPatchCore(capacity=8).predict(_surface(0))
+    with pytest.raises(ValueError, match="method"):
+        SequentialPatchCore(method="random")
+    with pytest.raises(ValueError, match="iterator"):
+        SequentialPatchCore(capacity=8).fit(iter([_surface(0)]), epochs=2)
