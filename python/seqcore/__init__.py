@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "SequentialPatchCore": "seqcore.model",
     "FeatureExtractor": "seqcore.features",
     "FeatureConfig": "seqcore.features",
+    "write_report": "seqcore.report",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

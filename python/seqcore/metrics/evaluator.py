@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-import cv2
 import numpy as np
 
 from seqcore.metrics.curves import (
@@ -35,10 +34,14 @@ from seqcore.metrics.curves import (
 from seqcore.metrics.ground_truth import GroundTruth
 from seqcore.metrics.histogram import ScoreHistogram
 from seqcore.metrics.instances import ImageInstances, extract_instances
+from seqcore.metrics.kernels import bin_pixels, scan_pixels
+from seqcore.metrics.prediction import binary_prediction
 from seqcore.metrics.result import COVERAGE_SWEEP_PERCENT, EvaluationResult
 
 AUPRO_FPR_LIMIT = 0.3
 _NEGATIVE, _POSITIVE = 0, 1
+_MAX_CLASS_ID = 1 << 20
+_NO_ROI = np.ones((1, 1), bool)
 
 
 class Evaluator:
@@ -85,30 +88,34 @@ class Evaluator:
         """Accumulate one image; ``image_score`` defaults to the map's maximum inside the ROI."""
         where = f" (image {name!r})" if name is not None else ""
         score_map = self._checked_map(score_map, gt, where)
-        inside = score_map if gt.roi is None else score_map[gt.roi]
-        if inside.size == 0:
+        max_id = int(gt.class_mask.max(initial=0))
+        if max_id > _MAX_CLASS_ID:
+            raise ValueError(f"class id {max_id} is above the supported {_MAX_CLASS_ID}{where}")
+        classes = gt.class_mask if gt.class_mask.dtype.itemsize <= 4 else gt.class_mask.astype(np.int32)
+        roi = gt.roi if gt.roi is not None else _NO_ROI
+        smin, smax, n_bad, class_counts = scan_pixels(score_map, classes, roi, gt.roi is not None, max_id + 1)
+        if n_bad:
+            raise ValueError(f"score map contains {n_bad} NaN or inf values inside the region of interest{where}")
+        if class_counts.sum() == 0:
             raise ValueError(f"the region of interest excludes every pixel{where}")
-        smin, smax = float(inside.min()), float(inside.max())
-        if not (math.isfinite(smin) and math.isfinite(smax)):
-            raise ValueError(f"score map contains NaN or inf inside the region of interest{where}")
         if image_score is None:
             image_score = smax
         elif not math.isfinite(float(image_score)):
             raise ValueError(f"image score must be finite, got {image_score}{where}")
 
-        present, class_index, defect_ids = self._classes_present(gt, where)
-        if defect_ids:
-            lut = np.zeros(int(gt.class_mask.max()) + 1, bool)
-            lut[defect_ids] = True
-            positive = lut[gt.class_mask]
-            rows = positive.ravel() if gt.roi is None else positive[gt.roi]
-            has_defect = bool(rows.any())
-        else:
-            rows, has_defect = _NEGATIVE, False
-        self._hist.add(inside.ravel(), rows, bounds=(smin, smax))
+        present = np.flatnonzero(class_counts[1:]) + 1
+        class_index = self._class_index(gt, present, where)
+        row_of_class = np.full(max_id + 1, _NEGATIVE, np.int64)
+        defect_ids = [cid for cid, idx in class_index.items() if idx < len(self.defect_classes)]
+        row_of_class[defect_ids] = _POSITIVE
+        self._hist.cover(smin, smax)
+        bin_pixels(score_map, classes, roi, gt.roi is not None, row_of_class, self._hist.lo,
+                   1.0 / self._hist.width, self._hist.counts)
+        has_defect = bool(class_counts[defect_ids].sum() > 0)
 
-        prediction = self._prediction(score_map, gt.roi) if self.fixed_threshold is not None else None
-        if prediction is not None:
+        prediction = None
+        if self.fixed_threshold is not None:
+            prediction = binary_prediction(score_map, self.fixed_threshold, gt.roi, self.min_area)
             self._predicted_pixels += int(np.count_nonzero(prediction))
         self._instances.append(extract_instances(gt, score_map, class_index, present, prediction))
         self.image_names.append(name)
@@ -119,7 +126,7 @@ class Evaluator:
         score_map = np.asarray(score_map)
         if score_map.dtype.kind not in "fiu":
             raise ValueError(f"score map must be numeric, got dtype {score_map.dtype}{where}")
-        if score_map.dtype.kind != "f":
+        if score_map.dtype not in (np.float32, np.float64):
             score_map = score_map.astype(np.float32)
         if score_map.ndim != 2:
             raise ValueError(f"score map must be 2-D (H, W), got shape {score_map.shape}{where}")
@@ -127,38 +134,20 @@ class Evaluator:
             raise ValueError(f"score map shape {score_map.shape} differs from ground truth shape {gt.shape}{where}")
         return score_map
 
-    def _classes_present(self, gt: GroundTruth, where: str) -> tuple[np.ndarray, dict[int, int], list[int]]:
-        """Class ids present in the mask, their index in ``self.classes`` and the defect ids."""
-        counts = np.bincount(gt.class_mask.ravel())
-        present = np.flatnonzero(counts)
-        present = present[present > 0]
+    def _class_index(self, gt: GroundTruth, present: np.ndarray, where: str) -> dict[int, int]:
+        """Index in ``self.classes`` of each class id present; unnamed or undeclared classes raise."""
         class_index: dict[int, int] = {}
-        for cid in present:
-            if int(cid) not in gt.class_names:
+        for cid in present.tolist():
+            if cid not in gt.class_names:
                 raise ValueError(f"class id {cid} in the mask has no name in class_names{where}")
-            cname = gt.class_names[int(cid)]
+            cname = gt.class_names[cid]
             if cname not in self.classes:
                 raise ValueError(
                     f"unknown class {cname!r}{where}: declare it among defect classes {self.defect_classes}"
                     f" or impurity classes {self.impurity_classes}"
                 )
-            class_index[int(cid)] = self.classes.index(cname)
-        defect_ids = [cid for cid, idx in class_index.items() if idx < len(self.defect_classes)]
-        return present, class_index, defect_ids
-
-    def _prediction(self, score_map: np.ndarray, roi: np.ndarray | None) -> np.ndarray:
-        """Binary prediction at the fixed threshold, inside the ROI, small components removed."""
-        prediction = score_map >= self.fixed_threshold
-        if roi is not None:
-            prediction &= roi
-        if self.min_area > 0:
-            n, labels, stats, _ = cv2.connectedComponentsWithStats(
-                prediction.view(np.uint8), connectivity=8, ltype=cv2.CV_32S
-            )
-            keep = stats[:, cv2.CC_STAT_AREA] >= self.min_area
-            keep[0] = False
-            prediction = keep[labels]
-        return prediction
+            class_index[cid] = self.classes.index(cname)
+        return class_index
 
     def best_threshold(self) -> float:
         """The bin edge maximizing pooled pixel F1 (middle of the best plateau of edges)."""
