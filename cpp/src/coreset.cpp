@@ -7,6 +7,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "parallel.hpp"
 #include "screen.hpp"
 #include "seqcore/distance.hpp"
 
@@ -15,7 +16,7 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr std::size_t kBatchChunk = 128;      // candidates screened at once by offer_batch
-constexpr std::size_t kRowBlock = 256;        // columns per block of canonical_row
+constexpr std::size_t kMinPairsPerThread = 1u << 17;  // canonical pairs worth a thread
 constexpr std::size_t kMaxCapacity = 1u << 20;  // dense K x K matrix must stay addressable
 
 std::size_t round_up(std::size_t v, std::size_t m) { return (v + m - 1) / m * m; }
@@ -23,12 +24,12 @@ std::size_t round_up(std::size_t v, std::size_t m) { return (v + m - 1) / m * m;
 }  // namespace
 
 SequentialCoreset::SequentialCoreset(std::size_t capacity, std::size_t dim)
-    : capacity_(capacity), dim_(dim), stride_(round_up(capacity, 16)) {
+    : capacity_(capacity), dim_(dim) {
   if (capacity == 0) throw std::invalid_argument("capacity must be positive");
   if (dim == 0) throw std::invalid_argument("dim must be positive");
   if (capacity > kMaxCapacity) throw std::invalid_argument("capacity too large for a dense distance matrix");
   points_.assign(capacity * dim, 0.0f);
-  transposed_.assign(dim * stride_, 0.0f);
+  panels_.assign(round_up(capacity, detail::kPanel) * dim, 0.0f);
   dist_.assign(capacity * capacity, kInf);
   row_min_.assign(capacity, kInf);
   row_arg_.assign(capacity, -1);
@@ -40,29 +41,31 @@ std::vector<float> SequentialCoreset::points() const {
 }
 
 void SequentialCoreset::canonical_row(const float* p, double* row) const {
-  // Column-blocked, dimension-sequential: each row[k] accumulates exactly like
+  // Panel by panel, dimension-sequential: each row[k] accumulates exactly like
   // canonical_sqdist(p, point(k)) (same order, no contraction), vectorized across k.
-  const long blocks = static_cast<long>((size_ + kRowBlock - 1) / kRowBlock);
-#pragma omp parallel for schedule(static) if (size_ * dim_ >= (1u << 16))
-  for (long b = 0; b < blocks; ++b) {
-    const std::size_t k0 = static_cast<std::size_t>(b) * kRowBlock;
-    const std::size_t k1 = std::min(size_, k0 + kRowBlock);
-    std::fill(row + k0, row + k1, 0.0);
-    for (std::size_t j = 0; j < dim_; ++j) {
-      const double pj = static_cast<double>(p[j]);
-      const float* t = transposed_.data() + j * stride_;
-      for (std::size_t k = k0; k < k1; ++k) {
-        const double diff = static_cast<double>(t[k]) - pj;
-        const double sq = diff * diff;
-        row[k] = row[k] + sq;
+  const std::size_t panels = (size_ + detail::kPanel - 1) / detail::kPanel;
+  detail::parallel_for(panels, kMinPairsPerThread / (dim_ * detail::kPanel), [&](std::size_t b0, std::size_t b1) {
+    for (std::size_t b = b0; b < b1; ++b) {
+      double acc[detail::kPanel] = {};
+      const float* t = panels_.data() + b * dim_ * detail::kPanel;
+      for (std::size_t j = 0; j < dim_; ++j, t += detail::kPanel) {
+        const double pj = static_cast<double>(p[j]);
+        for (std::size_t l = 0; l < detail::kPanel; ++l) {
+          const double diff = static_cast<double>(t[l]) - pj;
+          const double sq = diff * diff;
+          acc[l] = acc[l] + sq;
+        }
       }
+      const std::size_t k0 = b * detail::kPanel;
+      std::copy(acc, acc + std::min(detail::kPanel, size_ - k0), row + k0);
     }
-  }
+  });
 }
 
 void SequentialCoreset::store_point(std::size_t slot, const float* p) {
   std::copy(p, p + dim_, points_.begin() + static_cast<std::ptrdiff_t>(slot * dim_));
-  for (std::size_t j = 0; j < dim_; ++j) transposed_[j * stride_ + slot] = p[j];
+  float* panel = panels_.data() + (slot / detail::kPanel) * dim_ * detail::kPanel + slot % detail::kPanel;
+  for (std::size_t j = 0; j < dim_; ++j) panel[j * detail::kPanel] = p[j];
 }
 
 void SequentialCoreset::rescan_row(std::size_t k) {
@@ -180,7 +183,7 @@ std::size_t SequentialCoreset::offer_batch(const float* candidates, std::size_t 
   for (; b < count; b += kBatchChunk) {
     const std::size_t m = std::min(kBatchChunk, count - b);
     const float* chunk = candidates + b * dim_;
-    detail::screen_block(chunk, m, dim_, transposed_.data(), stride_, size_, screen.data(), capacity_);
+    detail::screen_block(chunk, m, dim_, panels_.data(), size_, screen.data(), capacity_);
     for (std::size_t i = 0; i < m; ++i) {
       const float* p = chunk + i * dim_;
       double nearest = kInf;
@@ -213,7 +216,7 @@ void SequentialCoreset::query(const float* queries, std::size_t count, float* di
   std::vector<float> screen(chunk * size_);
   for (std::size_t q0 = 0; q0 < count; q0 += chunk) {
     const std::size_t m = std::min(chunk, count - q0);
-    detail::screen_block(queries + q0 * dim_, m, dim_, transposed_.data(), stride_, size_, screen.data(), size_);
+    detail::screen_block(queries + q0 * dim_, m, dim_, panels_.data(), size_, screen.data(), size_);
     for (std::size_t i = 0; i < m; ++i) {
       const float* s = screen.data() + i * size_;
       const float* best = std::min_element(s, s + size_);

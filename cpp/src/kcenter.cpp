@@ -2,9 +2,11 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <stdexcept>
 #include <vector>
 
+#include "parallel.hpp"
 #include "seqcore/coreset.hpp"
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
@@ -17,6 +19,9 @@ namespace seqcore {
 namespace {
 
 typedef float v8f __attribute__((vector_size(32)));
+
+constexpr std::size_t kBlock = 4096;                 // points per work item
+constexpr std::size_t kMinPairsPerThread = 1u << 20;  // below this a thread is not worth waking
 
 struct Farthest {
   float value;
@@ -64,27 +69,20 @@ std::vector<std::int64_t> greedy_kcenter(const float* features, std::size_t coun
   if (picks == 0) return chosen;
   std::vector<float> min_sq(count, std::numeric_limits<float>::infinity());
   std::size_t current = start;
-  const long blocks = static_cast<long>((count + 4095) / 4096);
+  const std::size_t blocks = (count + kBlock - 1) / kBlock;
   for (std::size_t step = 0; step < picks; ++step) {
     chosen.push_back(static_cast<std::int64_t>(current));
     min_sq[current] = -1.0f;  // picked: never picked again
     if (step + 1 == picks) break;
     const float* center = features + current * dim;
     Farthest far{-1.0f, -1};
-#pragma omp parallel
-    {
-      Farthest mine{-1.0f, -1};
-#pragma omp for schedule(static) nowait
-      for (long b = 0; b < blocks; ++b) {
-        const std::size_t lo = static_cast<std::size_t>(b) * 4096;
-        const Farthest f = relax_range(features, dim, center, min_sq.data(), lo, std::min(count, lo + 4096));
-        if (f.value > mine.value || (f.value == mine.value && f.index >= 0 && f.index < mine.index))
-          mine = f;
-      }
-#pragma omp critical
-      if (mine.value > far.value || (mine.value == far.value && mine.index >= 0 && mine.index < far.index))
-        far = mine;
-    }
+    std::mutex far_mutex;
+    detail::parallel_for(blocks, std::max<std::size_t>(1, kMinPairsPerThread / (kBlock * dim)),
+                         [&](std::size_t b0, std::size_t b1) {
+      const Farthest f = relax_range(features, dim, center, min_sq.data(), b0 * kBlock, std::min(count, b1 * kBlock));
+      std::lock_guard<std::mutex> lock(far_mutex);
+      if (f.value > far.value || (f.value == far.value && f.index < far.index)) far = f;
+    });
     current = static_cast<std::size_t>(far.index);
   }
   return chosen;

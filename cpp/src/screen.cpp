@@ -2,6 +2,8 @@
 // vector extensions (AVX2+FMA clone on x86-64, portable fallback elsewhere).
 #include "screen.hpp"
 
+#include "parallel.hpp"
+
 #include <algorithm>
 #include <cstring>
 
@@ -17,8 +19,9 @@ namespace {
 typedef float v8f __attribute__((vector_size(32)));
 
 constexpr std::size_t kTileCandidates = 4;
-constexpr std::size_t kTilePoints = 16;
-constexpr std::size_t kBlockPoints = 256;  // columns kept hot in cache across candidates
+constexpr std::size_t kTilePoints = kPanel;
+constexpr std::size_t kBlockBytes = 192 * 1024;  // panels kept hot in L2 across candidates
+constexpr std::size_t kMinPairsPerThread = 1u << 20;  // below this a thread is not worth waking
 
 inline v8f load8(const float* p) {
   v8f v;
@@ -26,13 +29,12 @@ inline v8f load8(const float* p) {
   return v;
 }
 
-/// One tile: candidates c[0..4) against columns [k, k + 16) of the transposed points.
+/// One tile: candidates c[0..4) against the 16 points of one panel.
 SEQCORE_CLONES
-void screen_tile(const float* const* c, std::size_t dim, const float* transposed,
-                 std::size_t stride, std::size_t k, float (*tile)[kTilePoints]) {
+void screen_tile(const float* const* c, std::size_t dim, const float* panel, float (*tile)[kTilePoints]) {
   v8f acc[kTileCandidates][2] = {};
-  const float* col = transposed + k;
-  for (std::size_t j = 0; j < dim; ++j, col += stride) {
+  const float* col = panel;
+  for (std::size_t j = 0; j < dim; ++j, col += kTilePoints) {
     const v8f x0 = load8(col);
     const v8f x1 = load8(col + 8);
     for (std::size_t q = 0; q < kTileCandidates; ++q) {
@@ -51,30 +53,30 @@ void screen_tile(const float* const* c, std::size_t dim, const float* transposed
 
 }  // namespace
 
-void screen_block(const float* candidates, std::size_t count, std::size_t dim,
-                  const float* transposed, std::size_t stride, std::size_t n, float* out,
-                  std::size_t out_stride) {
+void screen_block(const float* candidates, std::size_t count, std::size_t dim, const float* panels,
+                  std::size_t n, float* out, std::size_t out_stride) {
   if (count == 0 || n == 0) return;
-  const long groups = static_cast<long>((count + kTileCandidates - 1) / kTileCandidates);
-  const bool parallel = count * n * dim >= (1u << 18);
-#pragma omp parallel if (parallel)
-  for (std::size_t kb = 0; kb < n; kb += kBlockPoints) {
-    const std::size_t kend = std::min(n, kb + kBlockPoints);
-#pragma omp for schedule(static)
-    for (long g = 0; g < groups; ++g) {
-      const std::size_t c0 = static_cast<std::size_t>(g) * kTileCandidates;
-      const float* rows[kTileCandidates];
-      for (std::size_t q = 0; q < kTileCandidates; ++q)
-        rows[q] = candidates + std::min(c0 + q, count - 1) * dim;
-      float tile[kTileCandidates][kTilePoints];
-      for (std::size_t k = kb; k < kend; k += kTilePoints) {
-        screen_tile(rows, dim, transposed, stride, k, tile);
-        const std::size_t width = std::min(kTilePoints, kend - k);
-        for (std::size_t q = 0; q < kTileCandidates && c0 + q < count; ++q)
-          std::memcpy(out + (c0 + q) * out_stride + k, tile[q], width * sizeof(float));
+  const std::size_t groups = (count + kTileCandidates - 1) / kTileCandidates;
+  const std::size_t block = kTilePoints * std::max<std::size_t>(1, kBlockBytes / (dim * kTilePoints * sizeof(float)));
+  const std::size_t pairs_per_group = kTileCandidates * n * dim;
+  parallel_for(groups, std::max<std::size_t>(1, kMinPairsPerThread / pairs_per_group),
+               [&](std::size_t g0, std::size_t g1) {
+    float tile[kTileCandidates][kTilePoints];
+    for (std::size_t kb = 0; kb < n; kb += block) {  // panels of a block stay in cache
+      const std::size_t kend = std::min(n, kb + block);
+      for (std::size_t g = g0; g < g1; ++g) {
+        const std::size_t c0 = g * kTileCandidates;
+        const float* rows[kTileCandidates];
+        for (std::size_t q = 0; q < kTileCandidates; ++q) rows[q] = candidates + std::min(c0 + q, count - 1) * dim;
+        for (std::size_t k = kb; k < kend; k += kTilePoints) {
+          screen_tile(rows, dim, panels + k * dim, tile);
+          const std::size_t width = std::min(kTilePoints, kend - k);
+          for (std::size_t q = 0; q < kTileCandidates && c0 + q < count; ++q)
+            std::memcpy(out + (c0 + q) * out_stride + k, tile[q], width * sizeof(float));
+        }
       }
     }
-  }
+  });
 }
 
 SEQCORE_CLONES

@@ -11,12 +11,16 @@
 
 namespace seqcore::detail {
 
+/// Points per panel of the screening layout: point k, coordinate j is stored at
+/// panels[(k / kPanel) * dim * kPanel + j * kPanel + k % kPanel], so that a tile of 16 points
+/// is one contiguous, sequentially read block.
+inline constexpr std::size_t kPanel = 16;
+
 /// out[c * out_stride + k] = float32 squared distance between candidate c (row-major,
-/// count x dim) and column k of `transposed` (dim rows of `stride` floats, stride a multiple
-/// of 16), for c < count and k < n. Uses all OpenMP threads when the work is large.
-void screen_block(const float* candidates, std::size_t count, std::size_t dim,
-                  const float* transposed, std::size_t stride, std::size_t n, float* out,
-                  std::size_t out_stride);
+/// count x dim) and point k of `panels`, for c < count and k < n. Uses all OpenMP threads
+/// when the work is large.
+void screen_block(const float* candidates, std::size_t count, std::size_t dim, const float* panels,
+                  std::size_t n, float* out, std::size_t out_stride);
 
 /// Float32 squared distance of two vectors (any summation order; same bound as the block).
 float screen_pair(const float* a, const float* b, std::size_t dim);

@@ -67,9 +67,8 @@ class SequentialCoreset {
   std::size_t capacity_;
   std::size_t dim_;
   std::size_t size_ = 0;
-  std::size_t stride_;              // capacity rounded up for the transposed copy
   std::vector<float> points_;       // capacity x dim, row-major
-  std::vector<float> transposed_;   // dim x stride_, column k = point k (screening layout)
+  std::vector<float> panels_;       // the points again, in 16-point panels (screening layout)
   std::vector<double> dist_;        // capacity x capacity canonical squared distances
   std::vector<double> row_min_;     // per-row minimum of dist_
   std::vector<std::int64_t> row_arg_;  // its smallest column index, -1 when none
