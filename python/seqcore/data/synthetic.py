@@ -39,7 +39,7 @@ def _read_png(path: Path, what: str) -> np.ndarray:
 class SyntheticDataset(Sequence[Sample]):
     """Images of ``root/<variant>/<split>``, loaded on access, with their ground truth."""
 
-    def __init__(self, root: str | Path, variant: str = "synth", split: str = "train") -> None:
+    def __init__(self, root: str | Path, variant: str = "Synth_WS", split: str = "train") -> None:
         self.root = Path(root)
         self.variant, self.split = variant, split
         self.folder = self.root / variant / split

@@ -2,9 +2,9 @@
 
 Layout (see the shared brief): ``OUT/<variant>/<split>/{images,masks,params}/<name>.*`` and
 ``OUT/<variant>/classes.json``; masks are 16-bit PNGs holding class id · 1000 + instance id.
-Variants: ``synth`` (no stains) and ``synth_ws`` (water stains, the only difference, only
-inside the stain masks), plus the SPEC §7 light variants of both (``*_rot90``: ring light
-rotated 90°, ``*_scale2``: ring radius doubled). Train splits are nominal (no defects);
+Variants (named after the paper's scenarios): ``Synth`` (no stains) and ``Synth_WS`` (water
+stains, the only difference, only inside the stain masks), plus the SPEC §7 light variants
+of both (``*_rot90``: ring light rotated 90°, ``*_scale2``: ring radius doubled). Train splits are nominal (no defects);
 val/test carry scratches, dents and bumps; water stains are impurities (negatives).
 """
 from __future__ import annotations
@@ -69,7 +69,7 @@ class DatasetConfig:
 
 def variant_names(light_variants: bool = True) -> list[str]:
     """Variant folder names written for a configuration."""
-    bases = ["synth", "synth_ws"]
+    bases = ["Synth", "Synth_WS"]
     if not light_variants:
         return bases
     return bases + [f"{b}_{suffix}" for b in bases for suffix in ("rot90", "scale2")]
@@ -81,9 +81,9 @@ def _variant_settings(base: RingLight, light_variants: bool) -> dict[str, tuple[
         lights["_rot90"] = replace(base, rotation_deg=base.rotation_deg + 90.0)
         lights["_scale2"] = replace(base, scale=base.scale * 2.0)
     return {
-        f"{stem}{suffix}": (light, stem == "synth_ws")
+        f"{stem}{suffix}": (light, stem == "Synth_WS")
         for suffix, light in lights.items()
-        for stem in ("synth", "synth_ws")
+        for stem in ("Synth", "Synth_WS")
     }
 
 
