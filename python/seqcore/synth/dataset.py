@@ -51,7 +51,8 @@ class DatasetConfig:
     fingerprint_probability: float = 0.0  # impurities shared by both variants
     sticker_probability: float = 0.0
     stains: WaterStainParams = WaterStainParams(
-        radius_mm=1.4, radius_spread_mm=0.5, amplitude_mm=0.35, cell_size_mm=4.5, probability=0.5
+        radius_mm=1.4, radius_spread_mm=0.5, amplitude_mm=0.35, alpha=-0.25, cell_size_mm=4.5,
+        probability=0.35,
     )
 
     def __post_init__(self) -> None:

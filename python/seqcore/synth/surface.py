@@ -285,10 +285,10 @@ class SceneRanges:
     """Ranges (mm unless noted) from which :meth:`SurfaceGenerator.sample_scene` draws."""
 
     scratch_length_mm: tuple[float, float] = (3.0, 9.0)
-    scratch_width_mm: tuple[float, float] = (0.12, 0.25)
-    scratch_depth_mm: tuple[float, float] = (0.006, 0.014)
+    scratch_width_mm: tuple[float, float] = (0.15, 0.3)
+    scratch_depth_mm: tuple[float, float] = (0.01, 0.02)
     blob_sigma_mm: tuple[float, float] = (0.35, 0.9)
-    blob_depth_mm: tuple[float, float] = (0.03, 0.07)
+    blob_depth_mm: tuple[float, float] = (0.05, 0.1)
     fingerprint_radius_mm: tuple[float, float] = (1.5, 2.8)
     sticker_size_mm: tuple[float, float] = (2.0, 5.0)
     brush_angle_jitter_deg: float = 3.0
