@@ -392,7 +392,7 @@ class SurfaceGenerator:
 
     def _sample_fingerprint(self, rng: np.random.Generator) -> Fingerprint:
         radius = rng.uniform(*self.ranges.fingerprint_radius_mm)
-        centre = self._inner_point(rng, radius * 0.5)
+        centre = self._inner_point(rng, radius)
         return Fingerprint(
             centre_mm=(float(centre[0]), float(centre[1])),
             radii_mm=(float(radius * 0.75), float(radius)),
