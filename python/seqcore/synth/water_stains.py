@@ -211,7 +211,7 @@ def _field_centres_numba(
 
 def _finish_numpy(
     x: np.ndarray, y: np.ndarray, d: np.ndarray, r: np.ndarray, ident: np.ndarray,
-    params: WaterStainParams, perm_seed: int,
+    params: WaterStainParams,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Shared NumPy tail: perturbed radius on candidate pixels, the d ≤ r' test, d̂^γ."""
     field = np.zeros(d.shape, dtype=np.float32)
@@ -219,7 +219,7 @@ def _finish_numpy(
     cand = (ident > 0) & ~(d > r + abs(params.amplitude_mm))
     xc, yc = np.broadcast_to(x, d.shape)[cand], np.broadcast_to(y, d.shape)[cand]
     f = params.frequency_per_mm
-    rp = r[cand] + perlin2d_numpy(xc * f, yc * f, perm_seed) * params.amplitude_mm
+    rp = r[cand] + perlin2d_numpy(xc * f, yc * f, params.noise_seed) * params.amplitude_mm
     dc = d[cand]
     inside = (rp > 0.0) & (dc <= rp)
     sub_field = np.zeros(dc.shape, dtype=np.float32)
@@ -254,7 +254,7 @@ def _field_grid_numpy(
             best = np.where(better, d2, best)
             best_id = np.where(better, ty * tw + tx + 1, best_id)
     flat_r = np.concatenate([[-1.0], table.radius.ravel()])
-    return _finish_numpy(x, y, np.sqrt(best), flat_r[best_id], best_id, params, params.noise_seed)
+    return _finish_numpy(x, y, np.sqrt(best), flat_r[best_id], best_id, params)
 
 
 def _field_centres_numpy(
@@ -273,7 +273,7 @@ def _field_centres_numpy(
         best = np.where(better, d2, best)
         best_id = np.where(better, k + 1, best_id)
     r = np.concatenate([[-1.0], radii])[best_id]
-    return _finish_numpy(x, y, np.sqrt(best), r, best_id, params, params.noise_seed)
+    return _finish_numpy(x, y, np.sqrt(best), r, best_id, params)
 
 
 def _compact_ids(cell_id: np.ndarray, n_cells: int) -> np.ndarray:
@@ -364,28 +364,30 @@ def stain_field(
 def apply_reflectance_change(image: np.ndarray, field: np.ndarray, alpha: float) -> np.ndarray:
     """R_out = R_in + field · α on a gray (H, W) or colour (H, W, C) image, same dtype.
 
-    Integer images are read as reflectance in [0, 1] of their full scale; results are
-    clipped to [0, 1] and rounded back.
+    Integer images are read as reflectance in [0, 1] of their full scale. Only stained
+    pixels (field > 0) are touched; there results are clipped to [0, 1] (rounded back for
+    integer images), every other pixel is returned unchanged.
     """
     img = np.asarray(image)
     if img.ndim not in (2, 3) or img.shape[:2] != field.shape:
         raise ValueError(
             f"image must be (H, W) or (H, W, C) matching the field {field.shape}, got {img.shape}"
         )
+    if img.dtype.kind not in "uf":
+        raise ValueError(f"image dtype must be unsigned integer or float, got {img.dtype}")
+    if img.dtype.kind == "f" and not np.isfinite(img).all():
+        raise ValueError("image contains NaN or inf")
+    out = img.copy()
+    inside = field > 0
+    change = field[inside].astype(np.float64) * alpha
+    if img.ndim == 3:
+        change = change[:, None]
     if img.dtype.kind == "u":
         full = float(np.iinfo(img.dtype).max)
-        change = field * np.float32(alpha * full)
-        if img.ndim == 3:
-            change = change[..., None]
-        return np.clip(np.rint(img + change), 0, full).astype(img.dtype)
-    if img.dtype.kind != "f":
-        raise ValueError(f"image dtype must be unsigned integer or float, got {img.dtype}")
-    if not np.isfinite(img).all():
-        raise ValueError("image contains NaN or inf")
-    change = field * alpha
-    if img.ndim == 3:
-        change = change[..., None]
-    return np.clip(img + change, 0.0, 1.0).astype(img.dtype)
+        out[inside] = np.clip(np.rint(img[inside] + change * full), 0, full).astype(img.dtype)
+    else:
+        out[inside] = np.clip(img[inside] + change, 0.0, 1.0).astype(img.dtype)
+    return out
 
 
 def water_stains(
