@@ -73,7 +73,7 @@ class Scratch:
     """Groove along a cubic Bézier curve (control points in mm, image frame)."""
 
     control_mm: tuple[tuple[float, float], ...]
-    width_mm: float
+    half_width_mm: float  # groove profile (1 - (d / half_width)^2)^2 for d < half_width
     depth_mm: float
     kind: str = "scratch"
 
@@ -181,13 +181,17 @@ def _polyline_distance(points: np.ndarray, arc: np.ndarray, y0: int, x0: int,
             along[i, j] = best_t
 
 
+Window = tuple[int, int, int, int]  # y0, y1, x0, x1
+
+
 def _bezier(control: np.ndarray, n: int = 96) -> np.ndarray:
+    """Points of a cubic Bézier curve given its four control points (n, 2)."""
     t = np.linspace(0.0, 1.0, n)[:, None]
     p0, p1, p2, p3 = control
     return (1 - t) ** 3 * p0 + 3 * (1 - t) ** 2 * t * p1 + 3 * (1 - t) * t**2 * p2 + t**3 * p3
 
 
-def _window(centre: np.ndarray, half: float, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+def _window(centre: np.ndarray, half: float, shape: tuple[int, int]) -> Window:
     """Clipped pixel window [y0, y1) × [x0, x1) of half-size ``half`` around (x, y)."""
     x0 = max(int(np.floor(centre[0] - half)), 0)
     x1 = min(int(np.ceil(centre[0] + half)) + 1, shape[1])
@@ -196,14 +200,15 @@ def _window(centre: np.ndarray, half: float, shape: tuple[int, int]) -> tuple[in
     return y0, y1, x0, x1
 
 
-def _scratch_height(s: Scratch, pitch: float, shape: tuple[int, int]):
+def _scratch_height(s: Scratch, pitch: float, shape: tuple[int, int]) -> tuple[Window, np.ndarray] | None:
     """Height change of a scratch inside its window: (window, delta_mm) or None if outside."""
     curve = _bezier(np.asarray(s.control_mm, dtype=np.float64) / pitch)
     seg = np.hypot(*np.diff(curve, axis=0).T)
     arc = np.concatenate([[0.0], np.cumsum(seg)]) / max(seg.sum(), 1e-9)
-    half_w = s.width_mm / pitch
+    half_w = s.half_width_mm / pitch
     lo, hi = curve.min(axis=0) - half_w - 1, curve.max(axis=0) + half_w + 1
-    y0, y1, x0, x1 = max(int(lo[1]), 0), min(int(hi[1]) + 1, shape[0]), max(int(lo[0]), 0), min(int(hi[0]) + 1, shape[1])
+    y0, y1 = max(int(lo[1]), 0), min(int(hi[1]) + 1, shape[0])
+    x0, x1 = max(int(lo[0]), 0), min(int(hi[0]) + 1, shape[1])
     if y1 <= y0 or x1 <= x0:
         return None
     dist = np.empty((y1 - y0, x1 - x0))
@@ -214,7 +219,8 @@ def _scratch_height(s: Scratch, pitch: float, shape: tuple[int, int]):
     return (y0, y1, x0, x1), -s.depth_mm * taper * (1.0 - u * u) ** 2
 
 
-def _blob_height(b: Blob, pitch: float, shape: tuple[int, int]):
+def _blob_height(b: Blob, pitch: float, shape: tuple[int, int]) -> tuple[Window, np.ndarray] | None:
+    """Height change of a dent (negative) or bump (positive) inside its window, or None."""
     centre = np.asarray(b.centre_mm) / pitch
     sx, sy = (s / pitch for s in b.sigma_mm)
     y0, y1, x0, x1 = _window(centre, 3.5 * max(sx, sy), shape)
@@ -229,7 +235,9 @@ def _blob_height(b: Blob, pitch: float, shape: tuple[int, int]):
     return (y0, y1, x0, x1), sign * b.depth_mm * np.exp(-0.5 * (u * u + v * v))
 
 
-def _fingerprint(fp: Fingerprint, pitch: float, shape: tuple[int, int]):
+def _fingerprint(
+    fp: Fingerprint, pitch: float, shape: tuple[int, int]
+) -> tuple[Window, np.ndarray, np.ndarray] | None:
     """(window, ridge weight in [0, 1] inside the print, print mask) or None."""
     centre = np.asarray(fp.centre_mm) / pitch
     y0, y1, x0, x1 = _window(centre, max(fp.radii_mm) / pitch + 1, shape)
@@ -249,6 +257,7 @@ def _fingerprint(fp: Fingerprint, pitch: float, shape: tuple[int, int]):
 
 
 def _sticker_mask(st: Sticker, pitch: float, shape: tuple[int, int]) -> np.ndarray:
+    """Pixels covered by the sticker's rotated rectangle (sharp edges, no antialiasing)."""
     a = np.deg2rad(st.angle_deg)
     half = np.asarray(st.size_mm) / 2.0
     corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], dtype=np.float64) * half
@@ -285,7 +294,7 @@ class SceneRanges:
     """Ranges (mm unless noted) from which :meth:`SurfaceGenerator.sample_scene` draws."""
 
     scratch_length_mm: tuple[float, float] = (3.0, 9.0)
-    scratch_width_mm: tuple[float, float] = (0.15, 0.3)
+    scratch_half_width_mm: tuple[float, float] = (0.15, 0.3)
     scratch_depth_mm: tuple[float, float] = (0.01, 0.02)
     blob_sigma_mm: tuple[float, float] = (0.35, 0.9)
     blob_depth_mm: tuple[float, float] = (0.05, 0.1)
@@ -377,7 +386,7 @@ class SurfaceGenerator:
             p1 = p0 + axis * length / 3 + normal * bend[0]
             p2 = p0 + axis * 2 * length / 3 + normal * bend[1]
             control = tuple(tuple(float(c) for c in p) for p in (p0, p1, p2, p3))
-            width = max(rng.uniform(*r.scratch_width_mm), 1.5 * self.pitch)
+            width = max(rng.uniform(*r.scratch_half_width_mm), 1.5 * self.pitch)
             return Scratch(control, float(width), float(rng.uniform(*r.scratch_depth_mm)))
         sigma = rng.uniform(*r.blob_sigma_mm) * rng.uniform(0.75, 1.0, size=2)
         sigma = np.maximum(sigma, 1.5 * self.pitch)
@@ -435,6 +444,7 @@ class SurfaceGenerator:
         return out
 
     def _geometry(self, scene: Scene) -> _Geometry:
+        """Height field, reflectance maps, masks and ROI of a scene (light-independent)."""
         shape = (scene.height_px, scene.width_px)
         pitch = scene.pixel_pitch_mm
         sp = scene.surface
@@ -446,7 +456,7 @@ class SurfaceGenerator:
         ).astype(np.float64) * sp.streak_depth_mm
         height += _smooth_noise(shape, sp.waviness_mm / pitch, tex_seed + 1) * sp.waviness_depth_mm
         specular = 1.0 + sp.reflectance_variation * _smooth_noise(
-            shape, 0.3 * max(shape) , tex_seed + 2
+            shape, 0.3 * max(shape), tex_seed + 2
         )
         diffuse = specular.copy()
         class_mask = np.zeros(shape, dtype=np.uint8)
@@ -491,6 +501,7 @@ class SurfaceGenerator:
                          class_mask, instance, roi, n)
 
     def _stains(self, scene: Scene, roi: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+        """Algorithm 1 stain field and ids on the plate (nothing on the masked border)."""
         if scene.water_stains is None:
             return None, np.zeros(roi.shape, dtype=np.int32)
         field, ids = stain_field(roi.shape, scene.water_stains)
@@ -509,6 +520,8 @@ class SurfaceGenerator:
 
     def _finish(self, scene: Scene, geo: _Geometry, radiance: np.ndarray, light: RingLight,
                 field: np.ndarray | None, stain_ids: np.ndarray) -> Rendering:
+        """Stains (after the optics, so the pair differs only inside the stain mask), sensor
+        noise from the scene's noise seed, 8-bit quantization, border masking, final masks."""
         cam = scene.camera
         signal = radiance.copy()
         class_mask, instance = geo.class_mask.copy(), geo.instance_mask.copy()
