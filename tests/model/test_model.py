@@ -174,3 +174,15 @@ def test_bad_model_files_and_arguments(tmp_path):
         SequentialPatchCore(method="random")
     with pytest.raises(ValueError, match="iterator"):
         SequentialPatchCore(capacity=8).fit(iter([_surface(0)]), epochs=2)
+
+
+def test_tiled_model_handles_large_images(train_images):
+    """Tiling: same grid as untiled, maps at input resolution, training from (image, roi) pairs."""
+    big = np.tile(train_images[0], (3, 4))[:180, :250]
+    roi = np.ones(big.shape, bool)
+    roi[:, 200:] = False
+    model = SequentialPatchCore(capacity=64, tile_size=128, tile_overlap=32)
+    report = model.fit([(big, roi)], epochs=1, progress=False)
+    assert report.patches[0] == 23 * 25  # 23 rows x 25 of the 32 columns lie inside the ROI
+    pred = model.predict(big)
+    assert pred.anomaly_map.shape == big.shape and np.isfinite(pred.anomaly_map).all()

@@ -1,0 +1,145 @@
+"""Quality on real data: magnetic-tile train → threshold on val → metrics on test (issue 4).
+
+The sequential model and the greedy PatchCore baseline share one feature extractor: training
+features are extracted once and fed to both, and every val/test image is extracted once and
+scored by both. Writes JSON to benchmarks/results/ (and a report when seqcore.report has one).
+
+    nice python benchmarks/bench_quality.py            # full run (~20-30 min on 2 cores)
+    python benchmarks/bench_quality.py --limit 20 --capacity 256 --out /tmp/q.json   # smoke run
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # shared CPUs: no spinning OpenMP threads
+
+import argparse
+import json
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "python"))
+
+from seqcore.data import MagneticTileDataset  # noqa: E402
+from seqcore.metrics import Evaluator  # noqa: E402
+from seqcore.model import SequentialPatchCore  # noqa: E402
+
+# A widely used library's PatchCore on this test split (same Lite0 weights, 256x256, K=2048), from issue 4.
+REFERENCE = {
+    "image_auroc": 0.879, "pixel_auroc": 0.936, "precision": 0.396, "recall": 0.412, "f1": 0.404,
+    "mR_DW": 0.46, "R_DW": {"blowhole": 0.65, "break": 0.51, "crack": 0.21},
+    "fit_seconds": 697.0, "coreset_seconds": 666.0, "peak_rss_gb": 2.9, "inference_ms_per_image": 47.0,
+}
+
+
+def data_root() -> Path:
+    for path in (REPO.parent / "shared" / "data" / "magnetic_tile", Path("/work/shared/data/magnetic_tile")):
+        if (path / "split.csv").is_file():
+            return path
+    raise SystemExit("magnetic-tile data not found beside the repository")
+
+
+def peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def evaluate_split(models: dict[str, SequentialPatchCore], split: MagneticTileDataset, limit: int | None):
+    """One Evaluator per model; each image is extracted once and scored by every model."""
+    extractor = next(iter(models.values())).extractor
+    evaluators = {name: Evaluator(split.defect_classes) for name in models}
+    entries = range(len(split)) if limit is None else range(min(limit, len(split)))
+    for index in entries:
+        sample = split[index]
+        prepared = extractor.prepare(sample.image)
+        feats = extractor.extract(sample.image)
+        gh, gw, d = feats.shape
+        for name, model in models.items():
+            grid = model.patch_scores(feats.reshape(-1, d)).reshape(gh, gw)
+            amap = model.anomaly_map(grid, prepared.shape[:2], sample.image.shape[:2])
+            evaluators[name].add(amap, sample.gt, float(amap.max()), sample.name)
+    return evaluators
+
+
+def inference_ms(model: SequentialPatchCore, split: MagneticTileDataset, count: int) -> float:
+    """End-to-end ``predict`` time per image (images already decoded), after one warm-up call."""
+    images = [split[i].image for i in range(min(count, len(split)))]
+    model.predict(images[0])
+    start = time.perf_counter()
+    for image in images:
+        model.predict(image)
+    return 1000.0 * (time.perf_counter() - start) / len(images)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=None)
+    parser.add_argument("--capacity", type=int, default=2048)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--resize", type=int, default=256, help="short side in pixels (tiles are small)")
+    parser.add_argument("--pool-kernel", type=int, default=3)
+    parser.add_argument("--blur-sigma", type=float, default=2.0)
+    parser.add_argument("--limit", type=int, help="use only the first N images of every split (smoke runs)")
+    parser.add_argument("--methods", nargs="+", default=["sequential", "greedy"])
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "quality_magnetic_tile.json")
+    args = parser.parse_args()
+    root = args.root or data_root()
+    import torch
+
+    train = MagneticTileDataset(root, "train")
+    val, test = MagneticTileDataset(root, "val"), MagneticTileDataset(root, "test")
+    settings = dict(capacity=args.capacity, resize_short_side=args.resize, pool_kernel=args.pool_kernel,
+                    blur_sigma=args.blur_sigma)
+    models = {name: SequentialPatchCore(method=name, **settings) for name in args.methods}
+    shared = next(iter(models.values()))
+    for model in models.values():
+        model._extractor = shared.extractor  # identical features for every method
+
+    n_train = len(train) if args.limit is None else min(args.limit, len(train))
+    start = time.perf_counter()
+    features = [shared.extractor.extract(train[i].image).reshape(-1, shared.dim) for i in range(n_train)]
+    extract_seconds = time.perf_counter() - start
+    print(f"extracted {sum(len(f) for f in features)} patches of {n_train} images in {extract_seconds:.1f} s", flush=True)
+
+    results: dict = {"methods": {}}
+    for name, model in models.items():
+        report = model.fit_features(lambda: iter(features), epochs=args.epochs)
+        print(f"{name}: {report.to_dict()}", flush=True)
+        results["methods"][name] = {"fit": report.to_dict(), "coreset_seconds": report.seconds,
+                                    "fit_seconds": extract_seconds + report.seconds}
+    del features
+
+    val_eval = evaluate_split(models, val, args.limit)
+    test_eval = evaluate_split(models, test, args.limit)
+    for name, model in models.items():
+        model.threshold = float(val_eval[name].best_threshold())
+        metrics = test_eval[name].compute(model.threshold).to_dict(with_curves=False)
+        entry = results["methods"][name]
+        entry["threshold"] = model.threshold
+        entry["val_f1_at_threshold"] = val_eval[name].compute(model.threshold).f1
+        entry["test"] = metrics
+        entry["inference_ms_per_image"] = inference_ms(model, test, 40 if args.limit is None else 5)
+        print(f"{name}: F1_PX {metrics['f1']}, image AUROC {metrics['image_auroc']}, pixel AUROC "
+              f"{metrics['pixel_auroc']}, AUPRO {metrics['aupro']}, R_DW {metrics['R_DW']}", flush=True)
+
+    results.update(
+        dataset=str(root), splits={"train": n_train, "val": len(val) if args.limit is None else args.limit,
+                                   "test": len(test) if args.limit is None else args.limit},
+        settings={**settings, "epochs": args.epochs, "backbone": shared.config.backbone,
+                  "feature_dim": shared.dim, "greedy_projection_dim": shared.greedy_projection_dim},
+        extract_seconds=extract_seconds, peak_rss_gb=peak_rss_gb(), reference=REFERENCE,
+        machine={"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                 "platform": platform.platform(), "python": platform.python_version()},
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1))
+    print(f"wrote {args.out} (peak RSS {results['peak_rss_gb']:.2f} GB)")
+
+
+if __name__ == "__main__":
+    main()

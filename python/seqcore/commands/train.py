@@ -1,0 +1,75 @@
+"""``seqcore train``: fit (or fine-tune with --init) a model on nominal images, optionally calibrate."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+NAME = "train"
+HELP = "train a SequentialPatchCore model on nominal images (fine-tune with --init)"
+
+
+def add_dataset_arguments(parser: argparse.ArgumentParser, default_split: str) -> None:
+    """Options that pick a dataset layout; shared by train and predict."""
+    parser.add_argument("--dataset", choices=("folder", "mvtec", "magnetic-tile"), default="folder",
+                        help="layout of DATA (default: a folder of images)")
+    parser.add_argument("--split", default=default_split, help=f"split for mvtec/magnetic-tile (default {default_split})")
+    parser.add_argument("--category", help="MVTec AD category, e.g. bottle")
+    parser.add_argument("--on-error", choices=("skip", "raise"), default="skip",
+                        help="unreadable images: report and skip (default) or stop")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", help="training images: folder, or dataset root with --dataset")
+    parser.add_argument("--out", required=True, help="model file to write (.safetensors)")
+    parser.add_argument("--init", help="model file to fine-tune instead of starting empty")
+    add_dataset_arguments(parser, "train")
+    parser.add_argument("--capacity", type=int, help="coreset size K (default 2048; fixed by --init)")
+    parser.add_argument("--epochs", type=int, default=5, help="maximum epochs (default 5)")
+    parser.add_argument("--method", choices=("sequential", "greedy"), default="sequential")
+    parser.add_argument("--backbone", default="tf_efficientnet_lite0", help="timm backbone name")
+    parser.add_argument("--resize", type=int, help="resize so the short side has this many pixels")
+    parser.add_argument("--pool-kernel", type=int, default=3)
+    parser.add_argument("--projection-dim", type=int, help="random projection of the features")
+    parser.add_argument("--blur-sigma", type=float, default=2.0)
+    parser.add_argument("--tile-size", type=int, help="process larger images in tiles of this size")
+    parser.add_argument("--tile-overlap", type=int, default=64)
+    parser.add_argument("--min-brightness", type=float, help="skip patches darker than this (0..1), e.g. 0.12")
+    parser.add_argument("--augment", choices=("none", "da", "dr"), default="none",
+                        help="SPEC §7 augmentation (da) or domain randomization (dr)")
+    parser.add_argument("--val", help="split of the same dataset to choose the threshold on (pixel F1)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] for the backbone")
+    parser.add_argument("--bf16", action="store_true", help="run the backbone in bfloat16")
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # shared CPUs: no spinning OpenMP threads
+    from seqcore.data import open_dataset
+    from seqcore.data.augment import default_augmentation, domain_randomization
+    from seqcore.model import SequentialPatchCore
+
+    data = open_dataset(args.dataset, args.data, args.split, args.category, args.on_error)
+    if args.init:
+        model = SequentialPatchCore.load(args.init, device=args.device, bf16=args.bf16)
+        if args.capacity is not None and args.capacity != model.capacity:
+            raise ValueError(f"--capacity {args.capacity} differs from the capacity {model.capacity} of {args.init}")
+    else:
+        model = SequentialPatchCore(
+            args.backbone, args.capacity or 2048, resize_short_side=args.resize, pool_kernel=args.pool_kernel,
+            projection_dim=args.projection_dim, blur_sigma=args.blur_sigma, tile_size=args.tile_size,
+            tile_overlap=args.tile_overlap, method=args.method, min_patch_brightness=args.min_brightness,
+            device=args.device, bf16=args.bf16, seed=args.seed,
+        )
+    augment = {"none": None, "da": default_augmentation, "dr": domain_randomization}[args.augment]
+    report = model.fit(data, epochs=args.epochs, augment=augment(args.seed) if augment else None)
+    print(f"fit: {report.epochs} epoch(s), replacements per epoch {report.replacements}, "
+          f"{report.stop_reason}, {report.seconds:.1f} s, coreset {model.coreset.size}/{model.capacity}")
+    if data.skipped:
+        print(f"skipped {len(data.skipped)} unreadable image(s)", file=sys.stderr)
+    if args.val:
+        val = open_dataset(args.dataset, args.data, args.val, args.category, args.on_error)
+        print(f"threshold (max pixel F1 on {args.val}): {model.calibrate(val):.6g}")
+    model.save(args.out)
+    print(f"wrote {args.out}")
+    return 0
