@@ -154,7 +154,7 @@ def main() -> int:
         "peak_rss_mb": rss_streaming,
         "rss_before_mb": rss_start,
         "filtered_min_area_seconds_per_map": t_filtered / args.filtered_maps,
-        "n_bins": evaluator._hist.n_bins,
+        "n_bins": evaluator.n_bins,
         "threshold": threshold,
         "threshold_resolution": result.threshold_resolution,
         "metrics": {k: result.to_dict()[k] for k in ("precision", "recall", "f1", "mR_DW", "image_auroc",

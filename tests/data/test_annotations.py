@@ -12,6 +12,7 @@ from seqcore.data.annotations import (
     labelme_split,
     magnetic_tile_split,
     mask_folder_split,
+    mvtec_split,
     read_binary_mask,
     read_class_instance_mask,
     read_labelme,
@@ -110,9 +111,12 @@ def test_class_instance_mask_and_synthetic_layout(tmp_path):
     value[2, :2] = 1002
     value[3, 3:] = 2001
     cv2.imwrite(str(base / "test" / "masks" / "p0.png"), value)
+    (base / "test" / "params").mkdir()
+    (base / "test" / "params" / "p0.json").write_text(json.dumps({"camera": {"border_px": 1}}))
     split = synthetic_split(tmp_path, "Synth_WS", "test")
     gt = split.items[0].ground_truth()
     assert split.impurity_classes == ["water_stain"]
+    assert gt.roi.sum() == 2 * 3 and gt.roi[1:3, 1:4].all()
     assert gt.class_mask.tolist()[0][:2] == [1, 1] and gt.instance_mask[2, 0] == 2
     with pytest.raises(ValueError, match="class ids \\[2\\]"):
         read_class_instance_mask(base / "test" / "masks" / "p0.png", {1: "scratch"})
@@ -129,3 +133,19 @@ def test_magnetic_tile_split_reads_masks_above_127(magnetic_tile_root):
     assert nominal.ground_truth().class_mask.max() == 0
     with pytest.raises(ValueError, match="empty"):
         magnetic_tile_split(magnetic_tile_root, "nope")
+
+
+def test_mvtec_layout_names_and_masks(tmp_path):
+    category = tmp_path / "bottle"
+    for kind in ("good", "broken"):
+        (category / "test" / kind).mkdir(parents=True)
+        cv2.imwrite(str(category / "test" / kind / "000.png"), np.zeros((6, 7), np.uint8))
+    (category / "ground_truth" / "broken").mkdir(parents=True)
+    mask = np.zeros((6, 7), np.uint8)
+    mask[2:4, 2:5] = 255
+    cv2.imwrite(str(category / "ground_truth" / "broken" / "000_mask.png"), mask)
+    split = mvtec_split(category)
+    assert [i.name for i in split.items] == ["test/broken/000", "test/good/000"]
+    assert split.defect_classes == ["broken"]
+    assert split.items[0].ground_truth().class_mask.sum() == 6
+    assert split.items[1].ground_truth().shape == (6, 7) and split.items[1].ground_truth().class_mask.max() == 0

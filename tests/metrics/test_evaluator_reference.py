@@ -95,3 +95,30 @@ def test_threshold_metrics_match_direct_pixel_counts_at_best_threshold():
     best = max(2 * (pos & (p := np.concatenate([(s >= c)[gt.roi] for s, gt in items]))).sum()
                / (p.sum() + pos.sum()) for c in candidates)
     assert r.f1 >= best - 1e-3
+
+
+def test_defect_wise_recall_and_sweep_match_scipy_components_at_random_thresholds():
+    from scipy import ndimage
+
+    from seqcore.metrics import COVERAGE_SWEEP_PERCENT
+
+    items = _random_split(21, n_images=5)
+    ev = Evaluator(["crack"], ["stain"])
+    for scores, gt in items:
+        ev.add(scores, gt)
+    for threshold in (0.3, 1.0, 1.7):
+        r = ev.compute(threshold)
+        shares = {"crack": [], "stain": []}
+        for s, gt in items:
+            for cid, cname in ((1, "crack"), (2, "stain")):
+                labels, n = ndimage.label(gt.class_mask == cid, structure=np.ones((3, 3)))
+                for k in range(1, n + 1):
+                    inside = (labels == k) & gt.roi
+                    if inside.any():
+                        shares[cname].append(((s >= threshold) & inside).sum() / inside.sum())
+        for cname, values in shares.items():
+            values = np.array(values)
+            expected = [float(np.mean(values > p / 100)) if p < 100 else float(np.mean(values == 1.0))
+                        for p in COVERAGE_SWEEP_PERCENT]
+            assert r.coverage_sweep[cname] == pytest.approx(expected), (cname, threshold)
+            assert r.instances[cname] == len(values)

@@ -102,3 +102,26 @@ def test_magnetic_tile_slice_threshold_from_val_and_overlays(tmp_path, magnetic_
     assert metrics["counts"]["images"] == 8 and metrics["counts"]["anomalous_images"] == 6
     assert metrics["image_auroc"] is not None and metrics["R_DW"]["crack"] is not None
     assert len(list((tmp_path / "out" / "overlays").glob("*.png"))) == 2
+
+
+def test_synthetic_layout_with_impurities_thresholds_on_val_maps(tmp_path):
+    base = tmp_path / "syn" / "synth_ws"
+    base.mkdir(parents=True)
+    (base / "classes.json").write_text(json.dumps(
+        {"defects": ["scratch"], "impurities": ["water_stain"], "ids": {"scratch": 1, "water_stain": 2}}))
+    rng = np.random.default_rng(2)
+    for split in ("val", "test"):
+        (base / split / "masks").mkdir(parents=True)
+        for i in range(3):
+            value = np.zeros((16, 20), np.uint16)
+            value[2 + i, 2:12] = 1001
+            value[9:14, 9:15] = 2001
+            cv2.imwrite(str(base / split / "masks" / f"{split}_{i:04d}.png"), value)
+            _save_map(tmp_path / "pred", f"{split}_{i:04d}", _map_like(value == 1001, rng))
+    rc = main(["evaluate", str(tmp_path / "pred"), "-o", str(tmp_path / "out"), "--synthetic", str(tmp_path / "syn"),
+               "--split", "test"])
+    assert rc == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["details"]["threshold source"] == "pixel-F1 maximum on split 'val'"
+    assert metrics["instances"] == {"scratch": 3, "water_stain": 3}
+    assert "water_stain ↓" in (tmp_path / "out" / "report.md").read_text()

@@ -32,13 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = data.add_mutually_exclusive_group(required=True)
     source.add_argument("--dataset-root", type=Path, help="magnetic-tile root (split.csv, MT_<Class>/Imgs/)")
     source.add_argument("--synthetic", type=Path, help="`seqcore synth` output root (use with --variant)")
-    source.add_argument("--mvtec", type=Path, help="MVTec AD category folder (test/, ground_truth/)")
+    source.add_argument("--mvtec", type=Path, help="MVTec AD root (with --category) or category folder")
     source.add_argument("--masks", type=Path, help="folder of binary mask PNGs <name>.png of one class")
     source.add_argument("--labelme", type=Path, help="folder of LabelMe JSON files (use with --label-map)")
     data.add_argument("--split", default="test", help="split to report on (magnetic tile, synthetic)")
     data.add_argument("--val-split", default="val",
                       help="split whose pixel-F1 maximum sets the threshold (magnetic tile, synthetic)")
-    data.add_argument("--variant", default="Synth_WS", help="synthetic variant folder")
+    data.add_argument("--variant", default="synth_ws", help="synthetic variant folder")
+    data.add_argument("--category", help="MVTec AD category under the --mvtec root")
     data.add_argument("--class-name", default="defect", help="class of the --masks folder")
     data.add_argument("--images", type=Path, help="images for overlays of --masks (<name>.<ext>)")
     data.add_argument("--label-map", type=Path, help='JSON {"LabelMe label": "class name"}')
@@ -95,7 +96,8 @@ def _splits(args: argparse.Namespace) -> tuple[AnnotatedSplit, AnnotatedSplit | 
         return (synthetic_split(args.synthetic, args.variant, args.split), other,
                 f"synthetic {args.variant}, split '{args.split}'")
     if args.mvtec is not None:
-        return mvtec_split(args.mvtec), None, f"MVTec AD {args.mvtec.name}"
+        category_root = args.mvtec / args.category if args.category else args.mvtec
+        return mvtec_split(category_root), None, f"MVTec AD {category_root.name}"
     if args.masks is not None:
         return mask_folder_split(args.masks, args.class_name, args.images), None, f"masks {args.masks}"
     if args.label_map is None:

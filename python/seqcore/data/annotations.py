@@ -65,8 +65,12 @@ def read_binary_mask(path: str | Path, class_name: str) -> GroundTruth:
     return GroundTruth.from_binary_mask(read_mask(path), class_name)
 
 
-def read_class_instance_mask(path: str | Path, class_names: Mapping[int, str]) -> GroundTruth:
-    """Annotation from a 16-bit mask holding class id * 1000 + instance id (0 = background)."""
+def read_class_instance_mask(path: str | Path, class_names: Mapping[int, str],
+                             border_px: int = 0) -> GroundTruth:
+    """Annotation from a 16-bit mask holding class id * 1000 + instance id (0 = background).
+
+    ``border_px`` > 0 excludes a frame of that width from the region of interest.
+    """
     value = read_mask(path).astype(np.int32)
     class_mask, instance_mask = value // 1000, value % 1000
     unknown = sorted(set(np.unique(class_mask).tolist()) - {0} - set(class_names))
@@ -74,7 +78,11 @@ def read_class_instance_mask(path: str | Path, class_names: Mapping[int, str]) -
         raise ValueError(f"mask {path} has class ids {unknown} missing from the class table {dict(class_names)}")
     if ((class_mask > 0) & (instance_mask == 0)).any():
         raise ValueError(f"mask {path} has class pixels with instance id 0")
-    return GroundTruth(class_mask, dict(class_names), instance_mask=instance_mask)
+    roi = None
+    if border_px > 0:
+        roi = np.zeros(value.shape, bool)
+        roi[border_px : value.shape[0] - border_px, border_px : value.shape[1] - border_px] = True
+    return GroundTruth(class_mask, dict(class_names), instance_mask=instance_mask, roi=roi)
 
 
 def magnetic_tile_split(root: str | Path, split: str) -> AnnotatedSplit:
@@ -144,7 +152,11 @@ def mask_folder_split(masks_dir: str | Path, class_name: str = "defect",
 
 
 def synthetic_split(root: str | Path, variant: str, split: str) -> AnnotatedSplit:
-    """``seqcore synth`` output: ``<root>/<variant>/<split>/masks/<name>.png`` + ``classes.json``."""
+    """``seqcore synth`` output: ``<root>/<variant>/<split>/masks/<name>.png`` + ``classes.json``.
+
+    The region of interest excludes the masked plate border (``camera.border_px`` in
+    ``params/<name>.json``) when the parameters are present.
+    """
     base = Path(root) / variant
     classes_file = base / "classes.json"
     if not classes_file.is_file():
@@ -156,7 +168,7 @@ def synthetic_split(root: str | Path, variant: str, split: str) -> AnnotatedSpli
     for mask_path in sorted(masks_dir.rglob("*.png")):
         name = mask_path.relative_to(masks_dir).with_suffix("").as_posix()
         image_path = base / split / "images" / f"{name}.png"
-        load = _bind(read_class_instance_mask, mask_path, names)
+        load = _bind(read_class_instance_mask, mask_path, names, _border_px(base / split / "params" / f"{name}.json"))
         items.append(AnnotatedImage(name, image_path if image_path.is_file() else None, load))
     if not items:
         raise ValueError(f"no masks under {masks_dir}")
@@ -178,13 +190,11 @@ def read_labelme(
     ``class_ids`` defaults to 1, 2, ... over the sorted class names of ``label_map``.
     """
     path = Path(path)
+    doc = _labelme_document(path)
     try:
-        doc = json.loads(path.read_text())
         height, width = int(doc["imageHeight"]), int(doc["imageWidth"])
-        shapes = doc["shapes"]
-    except FileNotFoundError:
-        raise
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        shapes = list(doc["shapes"])
+    except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path} is not a LabelMe annotation ({exc.__class__.__name__}: {exc})") from exc
     ids = dict(class_ids) if class_ids is not None else {c: i for i, c in enumerate(sorted(set(label_map.values())), 1)}
     layers: dict[tuple[str, object], np.ndarray] = {}
@@ -217,13 +227,24 @@ def labelme_split(folder: str | Path, label_map: Mapping[str, str], defect_class
     items = []
     for json_path in sorted(folder.rglob("*.json")):
         name = json_path.relative_to(folder).with_suffix("").as_posix()
-        image_ref = json.loads(json_path.read_text()).get("imagePath")
+        image_ref = _labelme_document(json_path).get("imagePath")
         image_path = (json_path.parent / image_ref) if image_ref else None
         load = _bind(read_labelme, json_path, label_map, ids, tuple(impurity_classes))
         items.append(AnnotatedImage(name, image_path if image_path and image_path.is_file() else None, load))
     if not items:
         raise ValueError(f"no LabelMe JSON files under {folder}")
     return AnnotatedSplit(items, list(defect_classes), list(impurity_classes))
+
+
+def _labelme_document(path: Path) -> dict:
+    """The parsed JSON object of a LabelMe file; ValueError naming the file when it is not one."""
+    try:
+        doc = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not a LabelMe annotation ({exc.__class__.__name__}: {exc})") from exc
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path} is not a LabelMe annotation (top level is not an object)")
+    return doc
 
 
 def _rasterize(shape: Mapping, size: tuple[int, int], where: str) -> np.ndarray:
@@ -249,6 +270,16 @@ def _rasterize(shape: Mapping, size: tuple[int, int], where: str) -> np.ndarray:
         return (xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1)
     (cx, cy), (px, py) = points
     return (xs - cx) ** 2 + (ys - cy) ** 2 <= (px - cx) ** 2 + (py - cy) ** 2
+
+
+def _border_px(params_path: Path) -> int:
+    """Width of the masked plate border recorded by ``seqcore synth`` (0 without parameters)."""
+    if not params_path.is_file():
+        return 0
+    try:
+        return int(json.loads(params_path.read_text()).get("camera", {}).get("border_px", 0))
+    except (json.JSONDecodeError, TypeError, ValueError) as exc:
+        raise ValueError(f"corrupt parameters file {params_path}: {exc}") from exc
 
 
 def _find_image(images_dir: Path, name: str) -> Path | None:

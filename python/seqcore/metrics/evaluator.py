@@ -34,7 +34,7 @@ from seqcore.metrics.curves import (
 from seqcore.metrics.ground_truth import GroundTruth
 from seqcore.metrics.histogram import ScoreHistogram
 from seqcore.metrics.instances import ImageInstances, extract_instances
-from seqcore.metrics.kernels import bin_pixels, scan_pixels
+from seqcore.metrics.kernels import scan_pixels
 from seqcore.metrics.prediction import binary_prediction
 from seqcore.metrics.result import COVERAGE_SWEEP_PERCENT, EvaluationResult
 
@@ -82,6 +82,10 @@ class Evaluator:
     def n_images(self) -> int:
         return len(self.image_scores)
 
+    @property
+    def n_bins(self) -> int:
+        return self._hist.n_bins
+
     def add(
         self, score_map: np.ndarray, gt: GroundTruth, image_score: float | None = None, name: str | None = None
     ) -> None:
@@ -108,9 +112,7 @@ class Evaluator:
         row_of_class = np.full(max_id + 1, _NEGATIVE, np.int64)
         defect_ids = [cid for cid, idx in class_index.items() if idx < len(self.defect_classes)]
         row_of_class[defect_ids] = _POSITIVE
-        self._hist.cover(smin, smax)
-        bin_pixels(score_map, classes, roi, gt.roi is not None, row_of_class, self._hist.lo,
-                   1.0 / self._hist.width, self._hist.counts)
+        self._hist.add_pixels(score_map, classes, gt.roi, row_of_class, (smin, smax))
         has_defect = bool(class_counts[defect_ids].sum() > 0)
 
         prediction = None
@@ -185,10 +187,9 @@ class Evaluator:
             hits = _per_instance_sums(scores >= threshold, sizes)
         undefined: dict[str, str] = {}
         notes: list[str] = []
-        neg_tail, pos_tail = self._hist.at_or_above()
         is_defect = classes < len(self.defect_classes)
-        n_pos, n_neg = int(sizes[is_defect].sum()), int(neg_tail[0])
-        tp = int(hits[is_defect].sum())
+        n_pos, tp = int(sizes[is_defect].sum()), int(hits[is_defect].sum())
+        neg_tail = self._hist.at_or_above()[_NEGATIVE]
         if min_area > 0:
             fp = self._predicted_pixels - tp
         else:
@@ -200,52 +201,16 @@ class Evaluator:
             undefined["f1"] = "precision or recall undefined"
         else:
             f1 = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
-
-        r_px, r_dw, n_inst, n_det, sweep = {}, {}, {}, {}, {}
-        for idx, cname in enumerate(self.classes):
-            mine = classes == idx
-            n_inst[cname] = int(mine.sum())
-            r_px[cname] = _ratio(int(hits[mine].sum()), int(sizes[mine].sum()), f"R_PX[{cname}]",
-                                 f"no pixels of class {cname!r} in this split", undefined)
-            detected = _detected(hits[mine], sizes[mine], tau_cov)
-            n_det[cname] = int(detected.sum())
-            r_dw[cname] = _ratio(n_det[cname], n_inst[cname], f"R_DW[{cname}]",
-                                 f"no instances of class {cname!r} in this split", undefined)
-            sweep[cname] = [
-                float(_detected(hits[mine], sizes[mine], p / 100).mean()) if n_inst[cname] else None
-                for p in COVERAGE_SWEEP_PERCENT
-            ]
-        defined = [r_dw[c] for c in self.defect_classes if r_dw[c] is not None]
-        mr_dw = float(np.mean(defined)) if defined else None
-        if mr_dw is None:
-            undefined["mR_DW"] = "no defect instances in this split"
-        elif len(defined) < len(self.defect_classes):
-            missing = [c for c in self.defect_classes if r_dw[c] is None]
-            notes.append(f"mR_DW averages {len(defined)} of {len(self.defect_classes)} defect classes "
-                         f"(no instances of {', '.join(missing)})")
-
+        per_class = self._per_class(classes, sizes, hits, tau_cov, undefined)
+        mr_dw = self._mean_defect_recall(per_class["R_DW"], undefined, notes)
         curves: dict[str, dict[str, list[float]]] = {}
         image_auroc = self._image_auroc(curves, undefined)
-        pixel_auroc = aupro = None
-        if n_pos == 0 or n_neg == 0:
-            reason = "no defect pixels in this split" if n_pos == 0 else "no negative pixels in this split"
-            undefined["pixel_auroc"] = undefined["aupro"] = reason
-        else:
-            fpr, tpr = roc_from_tails(pos_tail, neg_tail)
-            pixel_auroc = area(fpr, tpr)
-            fx, fy = decimate(fpr, tpr)
-            curves["pixel_roc"] = {"fpr": fx, "tpr": fy}
-            predicted = (pos_tail + neg_tail)[::-1]
-            has_pred = predicted > 0
-            precision_curve = pos_tail[::-1][has_pred] / predicted[has_pred]
-            rx, py = decimate(tpr[has_pred], precision_curve)
-            curves["pixel_pr"] = {"recall": rx, "precision": py}
-            aupro = self._aupro(classes, sizes, scores, fpr, curves)
+        pixel_auroc, aupro = self._pixel_curves(classes, sizes, scores, curves, undefined)
         counts = {
             "images": self.n_images,
             "anomalous_images": int(sum(self.image_labels)),
             "positive_pixels": n_pos,
-            "negative_pixels": n_neg,
+            "negative_pixels": int(neg_tail[0]),
             "tp": tp,
             "fp": fp,
             "fn": n_pos - tp,
@@ -254,11 +219,61 @@ class Evaluator:
             threshold=threshold, tau_cov=float(tau_cov), min_area=int(min_area),
             defect_classes=list(self.defect_classes), impurity_classes=list(self.impurity_classes),
             precision=precision, recall=recall, f1=f1, mR_DW=mr_dw,
-            class_recall_px=r_px, class_recall_dw=r_dw, instances=n_inst, detected=n_det,
-            coverage_sweep=sweep, image_auroc=image_auroc, pixel_auroc=pixel_auroc, aupro=aupro,
+            class_recall_px=per_class["R_PX"], class_recall_dw=per_class["R_DW"],
+            instances=per_class["instances"], detected=per_class["detected"], coverage_sweep=per_class["sweep"],
+            image_auroc=image_auroc, pixel_auroc=pixel_auroc, aupro=aupro,
             counts=counts, threshold_resolution=float(self._hist.width), curves=curves,
             undefined=undefined, notes=notes,
         )
+
+    def _per_class(self, classes: np.ndarray, sizes: np.ndarray, hits: np.ndarray, tau_cov: float,
+                   undefined: dict[str, str]) -> dict[str, dict]:
+        """R_PX, R_DW, instance and detection counts and the coverage sweep of every class."""
+        out: dict[str, dict] = {"R_PX": {}, "R_DW": {}, "instances": {}, "detected": {}, "sweep": {}}
+        for idx, cname in enumerate(self.classes):
+            mine = classes == idx
+            n_inst = int(mine.sum())
+            detected = int(_detected(hits[mine], sizes[mine], tau_cov).sum())
+            out["instances"][cname], out["detected"][cname] = n_inst, detected
+            out["R_PX"][cname] = _ratio(int(hits[mine].sum()), int(sizes[mine].sum()), f"R_PX[{cname}]",
+                                        f"no pixels of class {cname!r} in this split", undefined)
+            out["R_DW"][cname] = _ratio(detected, n_inst, f"R_DW[{cname}]",
+                                        f"no instances of class {cname!r} in this split", undefined)
+            out["sweep"][cname] = [
+                float(_detected(hits[mine], sizes[mine], p / 100).mean()) if n_inst else None
+                for p in COVERAGE_SWEEP_PERCENT
+            ]
+        return out
+
+    def _mean_defect_recall(self, r_dw: dict[str, float | None], undefined: dict[str, str],
+                            notes: list[str]) -> float | None:
+        """mR_DW over the defect classes that have instances (impurities never count)."""
+        defined = [r_dw[c] for c in self.defect_classes if r_dw[c] is not None]
+        if not defined:
+            undefined["mR_DW"] = "no defect instances in this split"
+            return None
+        if len(defined) < len(self.defect_classes):
+            missing = [c for c in self.defect_classes if r_dw[c] is None]
+            notes.append(f"mR_DW averages {len(defined)} of {len(self.defect_classes)} defect classes "
+                         f"(no instances of {', '.join(missing)})")
+        return float(np.mean(defined))
+
+    def _pixel_curves(self, classes: np.ndarray, sizes: np.ndarray, scores: np.ndarray, curves: dict,
+                      undefined: dict[str, str]) -> tuple[float | None, float | None]:
+        """Pixel AUROC and AUPRO from the histograms, adding ROC, PR and PRO curves to ``curves``."""
+        neg_tail, pos_tail = self._hist.at_or_above()
+        if pos_tail[0] == 0 or neg_tail[0] == 0:
+            reason = "no defect pixels in this split" if pos_tail[0] == 0 else "no negative pixels in this split"
+            undefined["pixel_auroc"] = undefined["aupro"] = reason
+            return None, None
+        fpr, tpr = roc_from_tails(pos_tail, neg_tail)
+        fx, fy = decimate(fpr, tpr)
+        curves["pixel_roc"] = {"fpr": fx, "tpr": fy}
+        predicted = (pos_tail + neg_tail)[::-1]
+        has_pred = predicted > 0
+        rx, py = decimate(tpr[has_pred], pos_tail[::-1][has_pred] / predicted[has_pred])
+        curves["pixel_pr"] = {"recall": rx, "precision": py}
+        return area(fpr, tpr), self._aupro(classes, sizes, scores, fpr, curves)
 
     def _all_instances(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         classes = np.concatenate([i.classes for i in self._instances])

@@ -3,15 +3,21 @@
 Why: pixel statistics over hundreds of megapixels must not keep the scores. The grid is
 ``n_bins`` bins of width ``w`` starting at ``lo``. It is fixed by ``score_range`` when the
 caller knows the range, else by the first batch of scores. When a later batch falls
-outside, the width is multiplied by 2^j and the origin moved by whole new bins, so every
-old bin lies inside exactly one new bin and the merged counts stay exact. The resolution
-is therefore at worst about 2 × (observed score span) / n_bins (2^16 bins: span / 32768).
+outside, the width is multiplied by the smallest power of two 2^j (j >= 0) that fits the
+occupied bins and the new scores, and the origin moves by whole old bins (headroom split evenly on
+both sides), so every old bin lies inside exactly one new bin and the merged counts stay
+exact. The bin width is therefore at most about 2 × (observed score span) / n_bins
+(2^16 bins: span / 32768): the resolution of thresholds and of the ROC/PRO curves.
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
+
+from seqcore.metrics.kernels import bin_pixels
+
+_NO_ROI = np.ones((1, 1), bool)
 
 
 class ScoreHistogram:
@@ -54,26 +60,24 @@ class ScoreHistogram:
         lo, width, n = self.lo, self.width, self.n_bins
         if smin >= lo and smax < lo + n * width:
             return
-        need_hi = max(smax, lo + n * width)
-        for j in range(1, 1100):
-            new_width = width * 2.0**j
-            shift = max(0, math.ceil((lo - smin) / new_width))
-            new_lo = lo - shift * new_width
-            if new_lo + n * new_width > need_hi and shift + ((n - 1) >> j) < n and new_lo <= smin:
-                break
-        else:  # pragma: no cover - only reachable with absurd float ranges
-            raise ValueError(f"cannot cover score range [{smin}, {smax}]")
-        self.counts = self._merged(self.counts, j, shift)
-        self.lo, self.width = new_lo, new_width
-
-    def _merged(self, counts: np.ndarray, j: int, shift: int) -> np.ndarray:
-        """Counts regridded: old bin i goes to new bin shift + (i >> j)."""
-        rows, n = counts.shape
-        target = shift + (np.arange(n) >> min(j, 62))
-        merged = np.zeros_like(counts)
-        for r in range(rows):
-            merged[r] = np.bincount(target, weights=counts[r], minlength=n)[:n].astype(np.int64)
-        return merged
+        # everything in old-bin units: the occupied old bins and the bins of the new scores
+        occupied = np.flatnonzero(self.counts.any(axis=0))
+        low, high = math.floor((smin - lo) / width), math.floor((smax - lo) / width)
+        if len(occupied):
+            low, high = min(low, int(occupied[0])), max(high, int(occupied[-1]))
+        group = 1  # a shift alone suffices when the occupied bins and new scores fit n bins
+        while high - low + 1 > n * group:
+            group *= 2
+        # new bin k = old bins [offset + k*group, offset + (k+1)*group): headroom split evenly
+        offset = low - (n * group - (high - low + 1)) // 2
+        if len(occupied):
+            first, last = int(occupied[0]), int(occupied[-1])
+            target = (np.arange(first, last + 1) - offset) // group
+            merged = np.zeros_like(self.counts)
+            for r in range(self.counts.shape[0]):
+                merged[r] = np.bincount(target, weights=self.counts[r, first : last + 1], minlength=n)
+            self.counts = merged
+        self.lo, self.width = lo + offset * width, width * group
 
     def bin_index(self, scores: np.ndarray) -> np.ndarray:
         """Bin of each score (clipped into the grid against float rounding at the ends)."""
@@ -83,20 +87,15 @@ class ScoreHistogram:
         np.clip(t, 0, self.n_bins - 1, out=t)
         return t.astype(np.intp)
 
-    def add(self, scores: np.ndarray, rows: np.ndarray | int, bounds: tuple[float, float] | None = None) -> None:
-        """Count 1-D finite ``scores`` into ``rows`` (one row for all, or one per score).
+    def add_pixels(self, scores: np.ndarray, classes: np.ndarray, roi: np.ndarray | None,
+                   row_of_class: np.ndarray, bounds: tuple[float, float]) -> None:
+        """Count each 2-D ``scores`` pixel inside ``roi`` into row ``row_of_class[classes]``.
 
-        ``bounds`` is (min, max) of the scores when the caller already knows it.
+        ``bounds`` is the (min, max) of those scores; the grid grows to cover it first.
         """
-        if scores.size == 0:
-            return
-        self.cover(*(bounds if bounds is not None else (float(scores.min()), float(scores.max()))))
-        key = self.bin_index(scores)
-        if isinstance(rows, (int, np.integer)):
-            key += int(rows) * self.n_bins
-        else:
-            key += rows.astype(np.intp) * self.n_bins
-        self.counts += np.bincount(key, minlength=self.counts.size).reshape(self.counts.shape)
+        self.cover(*bounds)
+        bin_pixels(scores, classes, _NO_ROI if roi is None else roi, roi is not None,
+                   row_of_class, self.lo, 1.0 / self.width, self.counts)
 
     def at_or_above(self) -> np.ndarray:
         """(rows, n_bins + 1): counts in bins k.. for each edge k (edge n_bins: nothing)."""
