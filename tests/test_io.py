@@ -13,7 +13,10 @@ from seqcore import _core
 from seqcore.io import FORMAT, ModelFileError, load_model, save_model
 
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLE = REPO / "build" / "dev" / "cpp" / "seqcore_score_points"
+EXAMPLE = next(
+    (p for p in (REPO / "build" / b / "cpp" / "seqcore_score_points" for b in ("dev", "cpp")) if p.exists()),
+    REPO / "build" / "cpp" / "cpp" / "seqcore_score_points",
+)
 
 
 @pytest.fixture
@@ -41,7 +44,7 @@ def test_cpp_reads_python_file(model_file: tuple[Path, np.ndarray, dict]) -> Non
     assert header["format"] == FORMAT
 
 
-@pytest.mark.skipif(not EXAMPLE.exists(), reason="C++ example not built (scripts/dev_build.sh)")
+@pytest.mark.skipif(not EXAMPLE.exists(), reason="C++ example not built (scripts/dev_build.sh or build/cpp)")
 def test_cpp_example_scores_python_file(tmp_path: Path) -> None:
     coreset = np.array([[0, 0], [10, 0]], np.float32)
     path = tmp_path / "m.safetensors"

@@ -2,6 +2,7 @@
 // without the GIL; a per-object mutex keeps concurrent Python threads from racing.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/functional.h>
 #include <pybind11/stl.h>
 
 #include <cmath>
@@ -138,23 +139,30 @@ PYBIND11_MODULE(_core, m) {
 
   m.def(
       "greedy_kcenter",
-      [](const FloatArray& features, std::size_t k, std::size_t start) {
+      [](const FloatArray& features, std::size_t k, std::size_t start, const py::object& progress) {
         if (features.ndim() != 2) throw py::value_error("features must be 2-D (n, dim)");
         const auto n = static_cast<std::size_t>(features.shape(0));
         const auto d = static_cast<std::size_t>(features.shape(1));
         if (d == 0) throw py::value_error("features must have dim > 0");
         if (n > 0 && start >= n) throw py::value_error("start index out of range");
+        std::function<void(std::size_t)> report;
+        if (!progress.is_none())
+          report = [&progress](std::size_t done) {
+            py::gil_scoped_acquire acquire;
+            progress(done);
+          };
         std::vector<std::int64_t> idx;
         {
           py::gil_scoped_release release;
-          idx = seqcore::greedy_kcenter(features.data(), n, d, k, start);
+          idx = seqcore::greedy_kcenter(features.data(), n, d, k, start, report);
         }
         py::array_t<std::int64_t> out(idx.size());
         std::copy(idx.begin(), idx.end(), out.mutable_data());
         return out;
       },
-      py::arg("features"), py::arg("k"), py::arg("start") = 0,
-      "Greedy k-center indices (min(k, n) distinct, selection order) starting at `start`");
+      py::arg("features"), py::arg("k"), py::arg("start") = 0, py::arg("progress") = py::none(),
+      "Greedy k-center indices (min(k, n) distinct, selection order) starting at `start`;\n"
+      "progress(picked) is called after each pick");
 
   m.def(
       "canonical_sqdist",

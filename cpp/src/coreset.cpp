@@ -4,11 +4,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <random>
 #include <stdexcept>
 
 #include "parallel.hpp"
 #include "screen.hpp"
+#include "simd.hpp"
 #include "seqcore/distance.hpp"
 
 namespace seqcore {
@@ -16,10 +19,30 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr std::size_t kBatchChunk = 128;      // candidates screened at once by offer_batch
+constexpr std::size_t kProjectMinDim = 48;    // below this the full screen is cheap enough
+constexpr std::size_t kWitnessTries = 4;      // projected nearest points checked per candidate
 constexpr std::size_t kMinPairsPerThread = 1u << 17;  // canonical pairs worth a thread
 constexpr std::size_t kMaxCapacity = 1u << 20;  // dense K x K matrix must stay addressable
 
 std::size_t round_up(std::size_t v, std::size_t m) { return (v + m - 1) / m * m; }
+
+/// Canonical squared distances of p to the 16 points of one panel, each lane accumulating
+/// exactly like canonical_sqdist (same order; this file is compiled without contraction).
+SEQCORE_CLONES
+void canonical_panel(const float* panel, const float* p, std::size_t dim, double* out) {
+  using detail::v4d;
+  v4d acc[4] = {};
+  for (std::size_t j = 0; j < dim; ++j, panel += detail::kPanel) {
+    const double pj = static_cast<double>(p[j]);
+    for (int q = 0; q < 4; ++q) {
+      const v4d x = __builtin_convertvector(detail::load4(panel + 4 * q), v4d);
+      const v4d diff = x - pj;
+      const v4d sq = diff * diff;
+      acc[q] = acc[q] + sq;
+    }
+  }
+  std::memcpy(out, acc, sizeof acc);
+}
 
 }  // namespace
 
@@ -30,6 +53,13 @@ SequentialCoreset::SequentialCoreset(std::size_t capacity, std::size_t dim)
   if (capacity > kMaxCapacity) throw std::invalid_argument("capacity too large for a dense distance matrix");
   points_.assign(capacity * dim, 0.0f);
   panels_.assign(round_up(capacity, detail::kPanel) * dim, 0.0f);
+  if (dim >= kProjectMinDim) {
+    std::mt19937 rng(12345);  // fixed: the projection only steers effort, never decisions
+    std::normal_distribution<float> normal(0.0f, 0.25f);
+    projection_.resize(dim * detail::kPanel);
+    for (float& v : projection_) v = normal(rng);
+    projected_.assign(round_up(capacity, detail::kPanel) * detail::kPanel, 0.0f);
+  }
   dist_.assign(capacity * capacity, kInf);
   row_min_.assign(capacity, kInf);
   row_arg_.assign(capacity, -1);
@@ -46,16 +76,8 @@ void SequentialCoreset::canonical_row(const float* p, double* row) const {
   const std::size_t panels = (size_ + detail::kPanel - 1) / detail::kPanel;
   detail::parallel_for(panels, kMinPairsPerThread / (dim_ * detail::kPanel), [&](std::size_t b0, std::size_t b1) {
     for (std::size_t b = b0; b < b1; ++b) {
-      double acc[detail::kPanel] = {};
-      const float* t = panels_.data() + b * dim_ * detail::kPanel;
-      for (std::size_t j = 0; j < dim_; ++j, t += detail::kPanel) {
-        const double pj = static_cast<double>(p[j]);
-        for (std::size_t l = 0; l < detail::kPanel; ++l) {
-          const double diff = static_cast<double>(t[l]) - pj;
-          const double sq = diff * diff;
-          acc[l] = acc[l] + sq;
-        }
-      }
+      double acc[detail::kPanel];
+      canonical_panel(panels_.data() + b * dim_ * detail::kPanel, p, dim_, acc);
       const std::size_t k0 = b * detail::kPanel;
       std::copy(acc, acc + std::min(detail::kPanel, size_ - k0), row + k0);
     }
@@ -66,6 +88,12 @@ void SequentialCoreset::store_point(std::size_t slot, const float* p) {
   std::copy(p, p + dim_, points_.begin() + static_cast<std::ptrdiff_t>(slot * dim_));
   float* panel = panels_.data() + (slot / detail::kPanel) * dim_ * detail::kPanel + slot % detail::kPanel;
   for (std::size_t j = 0; j < dim_; ++j) panel[j * detail::kPanel] = p[j];
+  if (!projection_.empty()) {
+    float proj[detail::kPanel];
+    detail::project_rows(p, 1, dim_, projection_.data(), proj);
+    float* out = projected_.data() + (slot / detail::kPanel) * detail::kPanel * detail::kPanel + slot % detail::kPanel;
+    for (std::size_t q = 0; q < detail::kPanel; ++q) out[q * detail::kPanel] = proj[q];
+  }
 }
 
 void SequentialCoreset::rescan_row(std::size_t k) {
@@ -179,27 +207,101 @@ std::size_t SequentialCoreset::offer_batch(const float* candidates, std::size_t 
   if (b == count) return 0;
 
   std::size_t replaced = 0;
-  std::vector<float> screen(std::min(kBatchChunk, count - b) * capacity_);
   for (; b < count; b += kBatchChunk) {
     const std::size_t m = std::min(kBatchChunk, count - b);
-    const float* chunk = candidates + b * dim_;
-    detail::screen_block(chunk, m, dim_, panels_.data(), size_, screen.data(), capacity_);
-    for (std::size_t i = 0; i < m; ++i) {
-      const float* p = chunk + i * dim_;
-      double nearest = kInf;
-      const bool take = decide(p, screen.data() + i * capacity_, nearest_sqdist != nullptr, &nearest);
-      if (nearest_sqdist) nearest_sqdist[b + i] = nearest;
-      if (!take) {
-        if (slot) slot[b + i] = -1;
-        continue;
+    replaced += offer_chunk(candidates + b * dim_, m, nearest_sqdist ? nearest_sqdist + b : nullptr,
+                            slot ? slot + b : nullptr);
+  }
+  return replaced;
+}
+
+void SequentialCoreset::find_witnesses(const float* candidates, std::size_t count, std::int64_t* witness) const {
+  // A witness is a stored point provably within the closest pair's distance: the candidate
+  // is then rejected. The closest-pair distance never decreases (a replacement only adds
+  // distances above it), so a witness stays valid until its own slot is replaced.
+  const detail::ScreenBound bound(dim_);
+  const double threshold = min_pair_.sqdist;
+  std::vector<float> proj(count * detail::kPanel), near(count * size_);
+  detail::project_rows(candidates, count, dim_, projection_.data(), proj.data());
+  detail::screen_block(proj.data(), count, detail::kPanel, projected_.data(), size_, near.data(), size_);
+  detail::parallel_for(count, 8, [&](std::size_t c0, std::size_t c1) {
+    for (std::size_t c = c0; c < c1; ++c) {
+      std::int64_t best[kWitnessTries];
+      float best_value[kWitnessTries];
+      std::fill(best, best + kWitnessTries, -1);
+      std::fill(best_value, best_value + kWitnessTries, std::numeric_limits<float>::infinity());
+      const float* row = near.data() + c * size_;
+      for (std::size_t k = 0; k < size_; ++k) {
+        if (!(row[k] < best_value[kWitnessTries - 1])) continue;
+        std::size_t pos = kWitnessTries - 1;
+        for (; pos > 0 && row[k] < best_value[pos - 1]; --pos) {
+          best_value[pos] = best_value[pos - 1];
+          best[pos] = best[pos - 1];
+        }
+        best_value[pos] = row[k];
+        best[pos] = static_cast<std::int64_t>(k);
       }
-      const auto r = static_cast<std::size_t>(min_pair_.i);
-      replace(r, p, row.data());
-      ++replaced;
-      if (slot) slot[b + i] = static_cast<std::int64_t>(r);
-      for (std::size_t q = i + 1; q < m; ++q)  // later candidates now see p in column r
-        screen[q * capacity_ + r] = detail::screen_pair(chunk + q * dim_, p, dim_);
+      witness[c] = -1;
+      for (const std::int64_t h : best) {
+        if (h < 0) break;
+        const float s = detail::screen_pair(candidates + c * dim_, point(static_cast<std::size_t>(h)), dim_);
+        if (bound.upper(s) <= threshold) {
+          witness[c] = h;
+          break;
+        }
+      }
     }
+  });
+}
+
+std::size_t SequentialCoreset::offer_chunk(const float* chunk, std::size_t m, double* nearest_sqdist,
+                                           std::int64_t* slot) {
+  // Candidates without a witness get a full screen row, computed now for the whole chunk
+  // and patched in column r after each replacement.
+  std::vector<std::int64_t> witness(m, -1);
+  if (!nearest_sqdist && !projection_.empty()) find_witnesses(chunk, m, witness.data());
+  std::vector<std::size_t> row_of(m, m);
+  std::vector<float> pending;
+  std::size_t rows = 0;
+  for (std::size_t i = 0; i < m; ++i) {
+    if (witness[i] >= 0) continue;
+    row_of[i] = rows++;
+    pending.insert(pending.end(), chunk + i * dim_, chunk + (i + 1) * dim_);
+  }
+  std::vector<float> screen(std::max<std::size_t>(rows, 1) * capacity_);
+  detail::screen_block(pending.data(), rows, dim_, panels_.data(), size_, screen.data(), capacity_);
+  std::vector<float> late_row;     // screen row of a candidate whose witness was replaced
+  std::vector<char> touched(capacity_, 0);
+  std::vector<double> row(capacity_);
+  std::size_t replaced = 0;
+  for (std::size_t i = 0; i < m; ++i) {
+    const float* p = chunk + i * dim_;
+    if (witness[i] >= 0 && !touched[static_cast<std::size_t>(witness[i])]) {
+      if (slot) slot[i] = -1;
+      continue;
+    }
+    const float* screen_row;
+    if (row_of[i] < m) {
+      screen_row = screen.data() + row_of[i] * capacity_;
+    } else {
+      late_row.resize(capacity_);
+      detail::screen_block(p, 1, dim_, panels_.data(), size_, late_row.data(), capacity_);
+      screen_row = late_row.data();
+    }
+    double nearest = kInf;
+    const bool take = decide(p, screen_row, nearest_sqdist != nullptr, &nearest);
+    if (nearest_sqdist) nearest_sqdist[i] = nearest;
+    if (!take) {
+      if (slot) slot[i] = -1;
+      continue;
+    }
+    const auto r = static_cast<std::size_t>(min_pair_.i);
+    replace(r, p, row.data());
+    touched[r] = 1;
+    ++replaced;
+    if (slot) slot[i] = static_cast<std::int64_t>(r);
+    for (std::size_t q = i + 1; q < m; ++q)  // later candidates now see p in column r
+      if (row_of[q] < m) screen[row_of[q] * capacity_ + r] = detail::screen_pair(chunk + q * dim_, p, dim_);
   }
   return replaced;
 }

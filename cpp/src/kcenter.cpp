@@ -7,18 +7,14 @@
 #include <vector>
 
 #include "parallel.hpp"
+#include "simd.hpp"
 #include "seqcore/coreset.hpp"
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define SEQCORE_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define SEQCORE_CLONES
-#endif
 
 namespace seqcore {
 namespace {
 
-typedef float v8f __attribute__((vector_size(32)));
+using detail::v8f;
 
 constexpr std::size_t kBlock = 4096;                 // points per work item
 constexpr std::size_t kMinPairsPerThread = 1u << 20;  // below this a thread is not worth waking
@@ -39,10 +35,7 @@ Farthest relax_range(const float* features, std::size_t dim, const float* center
     v8f acc = {};
     std::size_t j = 0;
     for (; j + 8 <= dim; j += 8) {
-      v8f a, c;
-      std::memcpy(&a, x + j, sizeof a);
-      std::memcpy(&c, center + j, sizeof c);
-      const v8f t = a - c;
+      const v8f t = detail::load8(x + j) - detail::load8(center + j);
       acc += t * t;
     }
     float s = 0.0f;
@@ -60,7 +53,8 @@ Farthest relax_range(const float* features, std::size_t dim, const float* center
 }  // namespace
 
 std::vector<std::int64_t> greedy_kcenter(const float* features, std::size_t count, std::size_t dim,
-                                         std::size_t k, std::size_t start) {
+                                         std::size_t k, std::size_t start,
+                                         const std::function<void(std::size_t)>& progress) {
   if (dim == 0) throw std::invalid_argument("dim must be positive");
   if (count > 0 && start >= count) throw std::invalid_argument("start index out of range");
   const std::size_t picks = std::min(k, count);
@@ -73,6 +67,7 @@ std::vector<std::int64_t> greedy_kcenter(const float* features, std::size_t coun
   for (std::size_t step = 0; step < picks; ++step) {
     chosen.push_back(static_cast<std::int64_t>(current));
     min_sq[current] = -1.0f;  // picked: never picked again
+    if (progress) progress(chosen.size());
     if (step + 1 == picks) break;
     const float* center = features + current * dim;
     Farthest far{-1.0f, -1};

@@ -3,31 +3,19 @@
 #include "screen.hpp"
 
 #include "parallel.hpp"
+#include "simd.hpp"
 
 #include <algorithm>
 #include <cstring>
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define SEQCORE_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define SEQCORE_CLONES
-#endif
 
 namespace seqcore::detail {
 namespace {
-
-typedef float v8f __attribute__((vector_size(32)));
 
 constexpr std::size_t kTileCandidates = 4;
 constexpr std::size_t kTilePoints = kPanel;
 constexpr std::size_t kBlockBytes = 192 * 1024;  // panels kept hot in L2 across candidates
 constexpr std::size_t kMinPairsPerThread = 1u << 20;  // below this a thread is not worth waking
-
-inline v8f load8(const float* p) {
-  v8f v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
 
 /// One tile: candidates c[0..4) against the 16 points of one panel.
 SEQCORE_CLONES
@@ -77,6 +65,19 @@ void screen_block(const float* candidates, std::size_t count, std::size_t dim, c
       }
     }
   });
+}
+
+SEQCORE_CLONES
+void project_rows(const float* rows, std::size_t count, std::size_t dim, const float* matrix, float* out) {
+  for (std::size_t c = 0; c < count; ++c, rows += dim, out += 16) {
+    v8f a0 = {}, a1 = {};
+    for (std::size_t j = 0; j < dim; ++j) {
+      a0 += rows[j] * load8(matrix + j * 16);
+      a1 += rows[j] * load8(matrix + j * 16 + 8);
+    }
+    std::memcpy(out, &a0, sizeof a0);
+    std::memcpy(out + 8, &a1, sizeof a1);
+  }
 }
 
 SEQCORE_CLONES

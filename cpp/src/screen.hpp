@@ -22,6 +22,10 @@ inline constexpr std::size_t kPanel = 16;
 void screen_block(const float* candidates, std::size_t count, std::size_t dim, const float* panels,
                   std::size_t n, float* out, std::size_t out_stride);
 
+/// out[c * 16 + q] = sum_j rows[c * dim + j] * matrix[j * 16 + q]: 16-dimensional
+/// projections of count row-major vectors (float32, any order).
+void project_rows(const float* rows, std::size_t count, std::size_t dim, const float* matrix, float* out);
+
 /// Float32 squared distance of two vectors (any summation order; same bound as the block).
 float screen_pair(const float* a, const float* b, std::size_t dim);
 

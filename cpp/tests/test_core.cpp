@@ -96,7 +96,7 @@ void test_decisions_match_bruteforce() {
 void test_state_and_batch() {
   std::mt19937 rng(2);
   std::normal_distribution<float> normal;
-  const std::size_t capacity = 64, dim = 24, count = 5000;
+  const std::size_t capacity = 64, dim = 64, count = 5000;
   std::vector<float> cand(count * dim);
   for (float& x : cand) x = normal(rng);
   seqcore::SequentialCoreset single(capacity, dim), batch(capacity, dim);
@@ -106,6 +106,9 @@ void test_state_and_batch() {
   batch.offer_batch(cand.data(), count, nearest.data(), slots_batch.data());
   CHECK(slots_single == slots_batch);
   CHECK(single.points() == batch.points());
+  seqcore::SequentialCoreset plain(capacity, dim);  // no outputs: witness-based rejections
+  plain.offer_batch(cand.data(), count);
+  CHECK(plain.points() == batch.points());
   // The incremental matrix equals recomputed canonical distances, bit for bit.
   for (std::size_t i = 0; i < capacity; ++i)
     for (std::size_t j = 0; j < capacity; ++j) {

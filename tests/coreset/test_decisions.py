@@ -1,12 +1,15 @@
 """The compiled core makes exactly the NumPy reference's decisions (SPEC §2)."""
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqcore.coreset import ReferenceCoreset, SequentialCoreset
-from tests.coreset._candidates import REGIMES, make_candidates
+
+REGIMES = ("grid", "gaussian", "near_ties", "clustered")  # see conftest.make_candidates
 
 
 def assert_same_state(core: SequentialCoreset, ref: ReferenceCoreset) -> None:
@@ -23,8 +26,10 @@ def assert_same_state(core: SequentialCoreset, ref: ReferenceCoreset) -> None:
     regime=st.sampled_from(REGIMES),
     seed=st.integers(0, 2**31),
 )
-def test_decisions_match_reference(capacity: int, dim: int, regime: str, seed: int) -> None:
-    cand = make_candidates(regime, 2500, dim, seed)
+def test_decisions_match_reference(
+    candidates: Callable[..., np.ndarray], capacity: int, dim: int, regime: str, seed: int,
+) -> None:
+    cand = candidates(regime, 2500, dim, seed)
     cand[1::5] = cand[::5][: len(cand[1::5])]  # exact duplicates of earlier candidates
     core, ref = SequentialCoreset(capacity, dim), ReferenceCoreset(capacity, dim)
     got = core.offer_batch(cand, return_details=True)
@@ -37,14 +42,38 @@ def test_decisions_match_reference(capacity: int, dim: int, regime: str, seed: i
 
 @settings(max_examples=15, deadline=None)
 @given(
+    capacity=st.integers(1, 200),
+    dim=st.integers(48, 160),
+    regime=st.sampled_from(REGIMES + ("steady",)),
+    seed=st.integers(0, 2**31),
+)
+def test_fast_rejection_path_matches_reference(
+    candidates: Callable[..., np.ndarray], capacity: int, dim: int, regime: str, seed: int,
+) -> None:
+    """Without details, high-dimensional candidates may be rejected via projected witnesses."""
+    if regime == "steady":  # near stored points: most candidates rejected early
+        base = candidates("gaussian", capacity, dim, seed)
+        noise = candidates("gaussian", 1500, dim, seed + 1) * np.float32(0.3)
+        cand = np.concatenate([base, base[np.arange(1500) % capacity] + noise])
+    else:
+        cand = candidates(regime, 1500, dim, seed)
+    core, ref = SequentialCoreset(capacity, dim), ReferenceCoreset(capacity, dim)
+    assert core.offer_batch(cand) == ref.offer_batch(cand)
+    assert_same_state(core, ref)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
     capacity=st.integers(2, 60),
     dim=st.integers(1, 20),
     regime=st.sampled_from(REGIMES),
     seed=st.integers(0, 2**31),
     splits=st.lists(st.integers(0, 1500), max_size=6),
 )
-def test_batches_equal_single_offers(capacity: int, dim: int, regime: str, seed: int, splits: list[int]) -> None:
-    cand = make_candidates(regime, 1500, dim, seed)
+def test_batches_equal_single_offers(
+    candidates: Callable[..., np.ndarray], capacity: int, dim: int, regime: str, seed: int, splits: list[int],
+) -> None:
+    cand = candidates(regime, 1500, dim, seed)
     single = SequentialCoreset(capacity, dim)
     stored = [single.offer(p) for p in cand]
     batched = SequentialCoreset(capacity, dim)
@@ -103,8 +132,8 @@ def test_query_matches_reference() -> None:
     assert np.isinf(empty[0]).all() and (empty[1] == -1).all()
 
 
-def test_query_on_stored_points_is_zero() -> None:
-    pts = make_candidates("gaussian", 300, 152, 1)
+def test_query_on_stored_points_is_zero(candidates: Callable[..., np.ndarray]) -> None:
+    pts = candidates("gaussian", 300, 152, 1)
     dist, idx = SequentialCoreset.from_points(pts).query(pts)
     np.testing.assert_array_equal(idx, np.arange(300))
     assert np.all(dist == 0)

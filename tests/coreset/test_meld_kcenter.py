@@ -1,19 +1,20 @@
 """Melding and the greedy k-center baseline against their NumPy references."""
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pytest
 
 from seqcore.coreset import ReferenceCoreset, SequentialCoreset, greedy_kcenter, meld
 from seqcore.coreset.reference import reference_greedy_kcenter, reference_meld
-from tests.coreset._candidates import make_candidates
 
 
 @pytest.mark.parametrize("capacity", [None, 16, 64])
-def test_meld_matches_reference(capacity: int | None) -> None:
-    a = SequentialCoreset.from_points(make_candidates("clustered", 800, 6, 1), capacity=32)
-    b = make_candidates("gaussian", 200, 6, 2)
-    c = make_candidates("grid", 300, 6, 3)
+def test_meld_matches_reference(candidates: Callable[..., np.ndarray], capacity: int | None) -> None:
+    a = SequentialCoreset.from_points(candidates("clustered", 800, 6, 1), capacity=32)
+    b = candidates("gaussian", 200, 6, 2)
+    c = candidates("grid", 300, 6, 3)
     melded = meld([a, b, c], capacity=capacity)
     want = reference_meld([a.points, b, c], capacity or 32)
     assert melded.capacity == (capacity or 32)
@@ -21,9 +22,9 @@ def test_meld_matches_reference(capacity: int | None) -> None:
     assert melded.min_pair == want.min_pair
 
 
-def test_meld_is_a_fixed_point() -> None:
+def test_meld_is_a_fixed_point(candidates: Callable[..., np.ndarray]) -> None:
     """A melded coreset accepts none of its sources' points any more."""
-    sources = [make_candidates("gaussian", 500, 5, s) for s in range(3)]
+    sources = [candidates("gaussian", 500, 5, s) for s in range(3)]
     melded = meld(sources, capacity=40)
     assert all(melded.offer_batch(s) == 0 for s in sources)
 
@@ -36,28 +37,31 @@ def test_meld_rejects_mixed_dimensions() -> None:
 
 
 @pytest.mark.parametrize("projection_dim", [None, 8])
-def test_greedy_matches_reference(projection_dim: int | None) -> None:
-    x = make_candidates("clustered", 3000, 24, 5)
+def test_greedy_matches_reference(candidates: Callable[..., np.ndarray], projection_dim: int | None) -> None:
+    x = candidates("clustered", 3000, 24, 5)
     got = greedy_kcenter(x, 100, projection_dim=projection_dim, seed=3)
     want = reference_greedy_kcenter(x, 100, projection_dim=projection_dim, seed=3)
     assert got.dtype == np.int64
     np.testing.assert_array_equal(got, want)
 
 
-def test_greedy_covers_all_points_when_k_exceeds_n() -> None:
-    x = make_candidates("grid", 50, 2, 0)  # many duplicates
+def test_greedy_covers_all_points_when_k_exceeds_n(candidates: Callable[..., np.ndarray]) -> None:
+    x = candidates("grid", 50, 2, 0)  # many duplicates
     picked = greedy_kcenter(x, 80)
     assert sorted(picked.tolist()) == list(range(50))
 
 
-def test_greedy_minimizes_covering_radius_better_than_random() -> None:
-    x = make_candidates("clustered", 2000, 10, 9)
+def test_greedy_minimizes_covering_radius_better_than_random(candidates: Callable[..., np.ndarray]) -> None:
+    x = candidates("clustered", 2000, 10, 9)
     picked = greedy_kcenter(x, 50, seed=1)
     radius = SequentialCoreset.from_points(x[picked]).query(x)[0].max()
-    random = SequentialCoreset.from_points(x[np.random.default_rng(1).choice(2000, 50, replace=False)]).query(x)[0].max()
+    chosen = np.random.default_rng(1).choice(2000, 50, replace=False)
+    random = SequentialCoreset.from_points(x[chosen]).query(x)[0].max()
     assert radius < random
 
 
-def test_reference_coreset_from_points_keeps_all_when_capacity_allows() -> None:
-    x = make_candidates("gaussian", 20, 3, 4)
+def test_reference_coreset_from_points_keeps_all_when_capacity_allows(
+    candidates: Callable[..., np.ndarray],
+) -> None:
+    x = candidates("gaussian", 20, 3, 4)
     np.testing.assert_array_equal(ReferenceCoreset.from_points(x).points, x)

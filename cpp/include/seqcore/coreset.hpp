@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace seqcore {
@@ -21,7 +22,9 @@ struct MinPair {
 /// Keeps a dense K x K matrix of canonical squared distances (distance.hpp), row minima and
 /// the global minimum pair. Candidates are screened with float32 distances and a rigorous
 /// error bound; every decision that the screen cannot settle uses the canonical distance,
-/// so decisions are bit-for-bit those of the canonical rule. Not thread-safe.
+/// so decisions are bit-for-bit those of the canonical rule. In the full phase, a candidate
+/// for which a random 16-d projection points at a stored point provably within the closest
+/// pair's distance is rejected without the full screen. Not thread-safe.
 class SequentialCoreset {
  public:
   /// Throws std::invalid_argument when capacity or dim is 0.
@@ -63,12 +66,16 @@ class SequentialCoreset {
   void rescan_row(std::size_t k);
   void update_min_pair();
   bool decide(const float* p, const float* screen_row, bool need_nearest, double* nearest) const;
+  void find_witnesses(const float* candidates, std::size_t count, std::int64_t* witness) const;
+  std::size_t offer_chunk(const float* chunk, std::size_t count, double* nearest_sqdist, std::int64_t* slot);
 
   std::size_t capacity_;
   std::size_t dim_;
   std::size_t size_ = 0;
   std::vector<float> points_;       // capacity x dim, row-major
   std::vector<float> panels_;       // the points again, in 16-point panels (screening layout)
+  std::vector<float> projection_;   // dim x 16 Gaussian matrix; empty when dim is small
+  std::vector<float> projected_;    // projected points, in 16-point panels
   std::vector<double> dist_;        // capacity x capacity canonical squared distances
   std::vector<double> row_min_;     // per-row minimum of dist_
   std::vector<std::int64_t> row_arg_;  // its smallest column index, -1 when none
@@ -87,8 +94,10 @@ SequentialCoreset meld(const std::vector<PointSet>& sources, std::size_t dim, st
 
 /// Greedy k-center (PatchCore's coreset baseline): starting from index start, repeatedly
 /// picks the point farthest (Euclidean) from the points picked so far. Returns min(k, n)
-/// distinct indices in selection order; ties pick the smallest index.
+/// distinct indices in selection order; ties pick the smallest index. `progress`, when set,
+/// is called with the number of points picked so far after each pick.
 std::vector<std::int64_t> greedy_kcenter(const float* features, std::size_t count, std::size_t dim,
-                                         std::size_t k, std::size_t start = 0);
+                                         std::size_t k, std::size_t start = 0,
+                                         const std::function<void(std::size_t)>& progress = {});
 
 }  // namespace seqcore

@@ -8,6 +8,7 @@ import numpy as np
 from seqcore.coreset._validate import as_points, positive_int
 
 _PROJECTION_ROWS = 65536  # rows projected per matmul, bounding temporary memory
+_PROGRESS_WORK = 10**10   # show a progress bar from this many distance terms on
 
 
 def prepare_kcenter(features: Any, projection_dim: int | None, seed: int) -> tuple[np.ndarray, int]:
@@ -27,8 +28,12 @@ def prepare_kcenter(features: Any, projection_dim: int | None, seed: int) -> tup
 def greedy_kcenter(features: Any, k: int, projection_dim: int | None = None, seed: int = 0) -> np.ndarray:
     """Indices (int64, selection order) of min(k, n) distinct rows chosen greedily, each the
     row farthest from those chosen before (C++ float32 loop, all cores, GIL released)."""
+    from tqdm import tqdm
+
     from seqcore import _core
 
     k = positive_int(k, "k")
     x, start = prepare_kcenter(features, projection_dim, seed)
-    return _core.greedy_kcenter(x, k, start)
+    total = min(k, len(x))
+    with tqdm(total=total, desc="greedy k-center", unit="pick", disable=x.size * total < _PROGRESS_WORK) as bar:
+        return _core.greedy_kcenter(x, k, start, lambda done: bar.update(done - bar.n))
