@@ -22,4 +22,5 @@ def test_demo_writes_report_metrics_and_models(tmp_path: Path) -> None:
     report = (out / "report.md").read_text()
     assert "Synth_WS" in report and "| water_stain" in report
     assert (out / "data" / "Synth_WS" / "test" / "images" / "test_0000.png").is_file()
+    assert (out / "examples.png").is_file() and "examples.png" in report
     assert main(["demo", "--out", str(out), "--train", "0"]) == 2

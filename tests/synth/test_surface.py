@@ -113,3 +113,13 @@ def test_ring_light_lamps_circle_and_hexagon() -> None:
     assert (r <= 60.0 + 1e-9).all() and (r >= 60.0 * np.cos(np.pi / 6) - 1e-9).all()
     turned, _ = RingLight(radius_mm=30.0, hexagonal=True, n_lamps=12, rotation_deg=90).lamps()
     assert not np.allclose(np.sort(turned[:, 0]), np.sort(hexa[:, 0] / 2))
+
+
+def test_contact_sheet_is_written(tmp_path) -> None:
+    import cv2
+
+    from seqcore.synth.contact_sheet import make_contact_sheet
+
+    path = make_contact_sheet(tmp_path / "sheet.png", size=64)
+    sheet = cv2.imread(str(path))
+    assert sheet is not None and sheet.shape[1] > 4 * 64 and sheet.shape[0] > 6 * 64

@@ -84,6 +84,25 @@ def _evaluate(model: Any, scenario: str, data: Path, out: Path, args: argparse.N
     return result
 
 
+def _examples(data: Path, path: Path, count: int = 3) -> Path:
+    """Test scenes side by side: without stains, with stains, and the class mask."""
+    import cv2
+
+    from seqcore.data.synthetic import SyntheticDataset
+    from seqcore.synth.contact_sheet import colour_mask
+
+    clean, stained = SyntheticDataset(data, "Synth", "test"), SyntheticDataset(data, EVAL_VARIANT, "test")
+    rows = []
+    for k in range(min(count, len(stained))):
+        a, b = clean[k], stained[k]
+        gap = np.full((a.image.shape[0], 4, 3), 255, dtype=np.uint8)
+        gray = [cv2.cvtColor(x.image, cv2.COLOR_GRAY2BGR) for x in (a, b)]
+        rows.append(np.hstack([gray[0], gap, gray[1], gap, colour_mask(b.gt.class_mask)]))
+        rows.append(np.full((4, rows[-1].shape[1], 3), 255, dtype=np.uint8))
+    cv2.imwrite(str(path), np.vstack(rows[:-1]))
+    return path
+
+
 def _summary(results: dict[str, Any], timings: dict[str, float], args: argparse.Namespace) -> str:
     from seqcore.report import tables
 
@@ -102,6 +121,11 @@ def _summary(results: dict[str, Any], timings: dict[str, float], args: argparse.
         f"(data {timings['data_s']:.0f} s, "
         + ", ".join(f"{s} {timings[s + '_s']:.0f} s" for s in results)
         + ")",
+        "",
+        "Test scenes: without stains | with stains | classes (red scratch, orange dent, yellow",
+        "bump, cyan water stain):",
+        "",
+        "![examples](examples.png)",
         "",
         "## Pixel and defect-wise metrics (Table II layout, %)",
         "",
@@ -149,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
                    if not k.startswith("_")},
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    _examples(data, out / "examples.png")
     (out / "report.md").write_text(_summary(results, timings, args))
     for name, r in results.items():
         stains = r.to_dict()["R_DW"].get("water_stain")

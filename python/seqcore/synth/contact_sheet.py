@@ -13,7 +13,7 @@ import numpy as np
 
 from seqcore.synth.surface import CLASS_IDS, SurfaceGenerator
 
-__all__ = ["make_contact_sheet"]
+__all__ = ["colour_mask", "make_contact_sheet"]
 
 # BGR colours of the mask classes
 _COLOURS = {
@@ -27,7 +27,8 @@ _COLOURS = {
 _LABEL_H = 22
 
 
-def _colour_mask(class_mask: np.ndarray) -> np.ndarray:
+def colour_mask(class_mask: np.ndarray) -> np.ndarray:
+    """BGR picture of a class mask, one colour per class (dark background)."""
     out = np.full(class_mask.shape + (3,), 24, dtype=np.uint8)
     for name, cid in CLASS_IDS.items():
         out[class_mask == cid] = _COLOURS[name]
@@ -37,7 +38,7 @@ def _colour_mask(class_mask: np.ndarray) -> np.ndarray:
 def _tile(title: str, image: np.ndarray, class_mask: np.ndarray) -> np.ndarray:
     gray = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     gap = np.full((image.shape[0], 4, 3), 255, dtype=np.uint8)
-    body = np.hstack([gray, gap, _colour_mask(class_mask)])
+    body = np.hstack([gray, gap, colour_mask(class_mask)])
     label = np.full((_LABEL_H, body.shape[1], 3), 255, dtype=np.uint8)
     cv2.putText(label, title, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
     return np.vstack([label, body])
