@@ -85,6 +85,8 @@ def main() -> None:
     parser.add_argument("--capacity", type=int, default=2048)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--resize", type=int, default=256, help="short side in pixels (tiles are small)")
+    parser.add_argument("--size", nargs=2, type=int, metavar=("H", "W"), default=None,
+                        help="fixed input size (e.g. 256 256, like the reference); overrides --resize")
     parser.add_argument("--pool-kernel", type=int, default=3)
     parser.add_argument("--blur-sigmas", nargs="+", type=float, default=[2.0, 4.0, 6.0, 8.0],
                         help="blur σ candidates; the one with the best val pixel F1 is used on test")
@@ -99,6 +101,8 @@ def main() -> None:
     train = MagneticTileDataset(root, "train")
     val, test = MagneticTileDataset(root, "val"), MagneticTileDataset(root, "test")
     settings = dict(capacity=args.capacity, resize_short_side=args.resize, pool_kernel=args.pool_kernel)
+    if args.size is not None:
+        settings = dict(capacity=args.capacity, resize_shape=tuple(args.size), pool_kernel=args.pool_kernel)
     models = {name: SequentialPatchCore(method=name, **settings) for name in args.methods}
     shared = next(iter(models.values()))
     for model in models.values():

@@ -105,6 +105,7 @@ class SequentialPatchCore:
         out_indices: tuple[int, ...] = (2, 3),
         pool_kernel: int = 3,
         resize_short_side: int | None = None,
+        resize_shape: tuple[int, int] | None = None,
         projection_dim: int | None = None,
         pretrained: bool = True,
         tile_size: int | None = 1024,
@@ -138,6 +139,7 @@ class SequentialPatchCore:
             pretrained=pretrained,
             tile_size=tile_size,
             tile_overlap=tile_overlap,
+            resize_shape=resize_shape,
         )
         self.capacity = int(capacity)
         self.method = method

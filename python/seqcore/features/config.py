@@ -20,6 +20,7 @@ class FeatureConfig:
     pretrained: bool = True
     tile_size: int | None = 1024  # larger images go in overlapping tiles (bounded memory); None: whole
     tile_overlap: int = 128  # pixels of context shared by neighbouring tiles
+    resize_shape: tuple[int, int] | None = None  # fixed (height, width), overrides resize_short_side
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out_indices", tuple(int(i) for i in self.out_indices))
@@ -29,6 +30,10 @@ class FeatureConfig:
             raise ValueError(f"pool_kernel must be >= 1, got {self.pool_kernel}")
         if self.resize_short_side is not None and self.resize_short_side < 16:
             raise ValueError(f"resize_short_side must be >= 16, got {self.resize_short_side}")
+        if self.resize_shape is not None:
+            object.__setattr__(self, "resize_shape", tuple(int(v) for v in self.resize_shape))
+            if len(self.resize_shape) != 2 or min(self.resize_shape) < 16:
+                raise ValueError(f"resize_shape must be (height, width), each >= 16, got {self.resize_shape}")
         if self.projection_dim is not None and self.projection_dim < 1:
             raise ValueError(f"projection_dim must be >= 1, got {self.projection_dim}")
         if self.tile_size is not None:
@@ -42,6 +47,10 @@ class FeatureConfig:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["out_indices"] = list(self.out_indices)
+        if self.resize_shape is None:
+            data.pop("resize_shape")  # files and keys of models without it stay as before
+        else:
+            data["resize_shape"] = list(self.resize_shape)
         return data
 
     @classmethod

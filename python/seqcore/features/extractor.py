@@ -140,6 +140,8 @@ class FeatureExtractor:
     def prepare(self, image: np.ndarray) -> np.ndarray:
         """(H', W', 3) float32 image as the backbone sees it: converted and optionally resized."""
         rgb = as_float_image(image)
+        if self.config.resize_shape is not None:
+            return resize_image(rgb, self.config.resize_shape)
         return resize_image(rgb, resized_shape(rgb.shape[0], rgb.shape[1], self.config.resize_short_side))
 
     def grid_shape(self, height: int, width: int) -> tuple[int, int]:
