@@ -155,7 +155,6 @@ class SequentialPatchCore:
         self.history: list[dict[str, Any]] = []
         self._extractor: FeatureExtractor | None = None
         self._projection: np.ndarray | None = None
-        self._bank = None  # (points, squared norms) as torch tensors for scoring
 
     # -- features ---------------------------------------------------------------------------
     @property
@@ -260,7 +259,6 @@ class SequentialPatchCore:
             self._train_sequential(source, passes, report)
         report.seconds = time.perf_counter() - start
         self.history.append(report.to_dict())
-        self._bank = None
         return report
 
     def _train_sequential(self, source, epochs: int, report: FitReport) -> None:
@@ -311,32 +309,17 @@ class SequentialPatchCore:
         if self.coreset is None or self.coreset.size == 0:
             raise ValueError("the model has no coreset yet: fit it or load a trained model first")
 
-    def _bank_tensor(self):
-        """Coreset points on the backbone device with their squared norms (cached until refit)."""
-        import torch
-
-        if self._bank is None:
-            bank = torch.from_numpy(self.coreset.points).to(self.extractor.device)
-            self._bank = (bank, (bank * bank).sum(dim=1))
-        return self._bank
-
     def patch_scores(self, features: np.ndarray, chunk_size: int = 2048) -> np.ndarray:
         """Distance of each patch vector (n, d) to its nearest coreset point, in chunks (SPEC §4).
 
-        Uses the matmul form ‖q‖² − 2q·b + ‖b‖² on the backbone's device (fast on CPU and GPU);
-        the exact decisions of training do not depend on it.
+        Routed through :func:`seqcore.coreset.knn.nearest_neighbors` (FAISS-GPU, CUDA, FAISS-CPU
+        or the C++ core, whichever is available first); training decisions do not depend on it.
         """
-        import torch
+        from seqcore.coreset.knn import nearest_neighbors
 
         self._require_fitted()
-        bank, bank_sq = self._bank_tensor()
-        queries = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)).to(bank.device)
-        out = torch.empty(len(queries), dtype=torch.float32, device=bank.device)
-        for start in range(0, len(queries), chunk_size):
-            q = queries[start : start + chunk_size]
-            sq = (q * q).sum(dim=1, keepdim=True) - 2.0 * (q @ bank.T) + bank_sq
-            out[start : start + chunk_size] = sq.min(dim=1).values.clamp_min_(0.0).sqrt_()
-        return out.cpu().numpy()
+        distance, _ = nearest_neighbors(features, self.coreset.points, chunk_size=chunk_size)
+        return distance
 
     def score_grid(self, prepared: np.ndarray) -> np.ndarray:
         """Patch-score grid (gh, gw) of a prepared image, tile by tile so memory stays bounded."""
