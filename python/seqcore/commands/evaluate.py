@@ -5,7 +5,6 @@ import argparse
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -18,6 +17,7 @@ from seqcore.data.annotations import (
     mvtec_split,
     synthetic_split,
 )
+from seqcore.data.images import ImageReadError, read_image
 from seqcore.metrics.evaluator import Evaluator
 from seqcore.report.writer import write_report
 
@@ -159,7 +159,9 @@ def _pick_overlays(evaluator: Evaluator, split: AnnotatedSplit, count: int) -> l
 
 
 def _overlay_sample(maps_dir: Path, item: AnnotatedImage):
-    image = cv2.imread(str(item.image_path), cv2.IMREAD_COLOR)
-    if image is None:
+    """(name, RGB image, map, ground truth) of one overlay figure; None when the image is unreadable."""
+    try:
+        image = read_image(item.image_path, "rgb")
+    except ImageReadError:
         return None
-    return item.name, cv2.cvtColor(image, cv2.COLOR_BGR2RGB), _load_map(maps_dir, item), item.ground_truth()
+    return item.name, image, _load_map(maps_dir, item), item.ground_truth()

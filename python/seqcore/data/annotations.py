@@ -6,7 +6,6 @@ demand, so large splits are never held in memory at once.
 """
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +14,10 @@ from typing import Callable, Mapping, Sequence
 import cv2
 import numpy as np
 
+from seqcore.data.images import IMAGE_SUFFIXES, image_size, read_mask
+from seqcore.data.magnetic_tile import MAGNETIC_TILE_DEFECTS, MAGNETIC_TILE_NOMINAL, read_magnetic_tile_table
 from seqcore.metrics.ground_truth import GroundTruth
 
-MAGNETIC_TILE_DEFECTS: tuple[str, ...] = ("blowhole", "break", "crack")
-MAGNETIC_TILE_NOMINAL = "free"
-IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 LABELME_SHAPES: tuple[str, ...] = ("polygon", "rectangle", "circle")
 
 
@@ -43,21 +41,6 @@ class AnnotatedSplit:
     items: list[AnnotatedImage]
     defect_classes: list[str]
     impurity_classes: list[str] = field(default_factory=list)
-
-
-def read_mask(path: str | Path) -> np.ndarray:
-    """A mask image as stored (8- or 16-bit, one channel); clear errors on missing/corrupt files."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"mask file not found: {path}")
-    mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if mask is None:
-        raise ValueError(f"cannot decode mask image {path}")
-    if mask.ndim == 3:
-        if not (mask[..., :3] == mask[..., :1]).all():
-            raise ValueError(f"mask {path} has colour channels that differ; expected a grey mask")
-        mask = mask[..., 0]
-    return mask
 
 
 def read_binary_mask(path: str | Path, class_name: str) -> GroundTruth:
@@ -87,28 +70,13 @@ def read_class_instance_mask(path: str | Path, class_names: Mapping[int, str],
 
 def magnetic_tile_split(root: str | Path, split: str) -> AnnotatedSplit:
     """Images of ``split`` listed in ``root/split.csv`` with masks ``MT_<Class>/Imgs/<name>.png``."""
-    root = Path(root)
-    table = root / "split.csv"
-    if not table.is_file():
-        raise FileNotFoundError(f"{table} not found: is {root} the magnetic-tile data root?")
     items = []
-    with table.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row["split"] != split:
-                continue
-            image_path = root / row["image"]
-            name = str(Path(row["image"]).with_suffix(""))
-            label = row["class"]
-            if label == MAGNETIC_TILE_NOMINAL:
-                load = _nominal_loader(image_path)  # nominal: empty annotation, whatever the mask holds
-            elif label in MAGNETIC_TILE_DEFECTS:
-                load = _binary_loader(image_path.with_suffix(".png"), label)
-            else:
-                raise ValueError(f"{table}: unknown class {label!r} for {row['image']}")
-            items.append(AnnotatedImage(name, image_path, load, label))
-    if not items:
-        splits = sorted({row["split"] for row in csv.DictReader(table.open(newline=""))})
-        raise ValueError(f"split {split!r} is empty in {table}; splits there: {splits}")
+    for row in read_magnetic_tile_table(root, split)[0]:
+        if row.label == MAGNETIC_TILE_NOMINAL:
+            load = _nominal_loader(row.image_path)  # nominal: empty annotation, whatever the mask holds
+        else:
+            load = _binary_loader(row.mask_path, row.label)
+        items.append(AnnotatedImage(row.name, row.image_path, load, row.label))
     return AnnotatedSplit(items, list(MAGNETIC_TILE_DEFECTS))
 
 
@@ -300,14 +268,4 @@ def _binary_loader(mask_path: Path, class_name: str) -> Callable[[], GroundTruth
 
 def _nominal_loader(image_path: Path) -> Callable[[], GroundTruth]:
     """Empty annotation of the image's size (nominal images need no mask file)."""
-    def load() -> GroundTruth:
-        size = _image_size(image_path)
-        return GroundTruth.empty(size)
-    return load
-
-
-def _image_size(image_path: Path) -> tuple[int, int]:
-    image = cv2.imread(str(image_path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise FileNotFoundError(f"cannot read image {image_path}")
-    return image.shape[:2]
+    return lambda: GroundTruth.empty(image_size(image_path))

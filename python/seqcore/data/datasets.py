@@ -6,7 +6,6 @@ by path and either skips them (``on_error="skip"``, the default; see ``skipped``
 """
 from __future__ import annotations
 
-import csv
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from seqcore.data.images import IMAGE_SUFFIXES, ImageReadError, read_image, read_mask
+from seqcore.data.magnetic_tile import read_magnetic_tile_table
 from seqcore.data.sample import Sample
 from seqcore.metrics.ground_truth import GroundTruth
 
@@ -127,32 +127,15 @@ class MVTecDataset(ImageDataset):
 class MagneticTileDataset(ImageDataset):
     """Magnetic tiles: ``split.csv`` (image, class, split); masks are the ``.png`` beside each ``.jpg``."""
 
-    SPLITS = ("train", "val", "test")
-
     def __init__(self, root: str | Path, split: str = "train", **kwargs) -> None:
-        if split not in self.SPLITS:
-            raise ValueError(f"magnetic-tile split must be one of {self.SPLITS}, got {split!r}")
         self.root = Path(root)
-        table = self.root / "split.csv"
-        if not table.is_file():
-            raise FileNotFoundError(f"split.csv not found in magnetic-tile root {self.root}")
-        entries = []
-        with table.open(newline="") as handle:
-            rows = list(csv.DictReader(handle))
-        all_labels = sorted({r["class"] for r in rows if r["class"] not in NOMINAL_LABELS})
-        for row in rows:
-            if row["split"] != split:
-                continue
-            image = self.root / row["image"]
-            mask = image.with_suffix(".png")
-            name = Path(row["image"]).with_suffix("").as_posix()
-            entries.append(Entry(name, image, row["class"], mask if mask.is_file() else None))
-        if not entries:
-            raise ValueError(f"split {split!r} of {table} lists no images")
+        rows, defect_classes = read_magnetic_tile_table(self.root, split)
+        entries = [Entry(row.name, row.image_path, row.label, row.mask_path if row.mask_path.is_file() else None)
+                   for row in rows]
         super().__init__(entries, **kwargs)
         # class ids are fixed by the whole table so every split agrees on them
-        self.defect_classes = tuple(all_labels)
-        self.class_names = {i + 1: name for i, name in enumerate(all_labels)}
+        self.defect_classes = defect_classes
+        self.class_names = {i + 1: name for i, name in enumerate(defect_classes)}
 
 
 def open_dataset(kind: str, root: str | Path, split: str | None = None, category: str | None = None,

@@ -9,9 +9,9 @@ import json
 from pathlib import Path
 from collections.abc import Iterator, Sequence
 
-import cv2
 import numpy as np
 
+from seqcore.data.images import read_image, read_mask
 from seqcore.data.sample import Sample
 from seqcore.metrics.ground_truth import GroundTruth
 
@@ -25,15 +25,6 @@ def _read_json(path: Path) -> dict:
         raise FileNotFoundError(f"missing file {path}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"corrupt JSON file {path}: {exc}") from None
-
-
-def _read_png(path: Path, what: str) -> np.ndarray:
-    if not path.is_file():
-        raise FileNotFoundError(f"missing {what} {path}")
-    array = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if array is None:
-        raise ValueError(f"corrupt or unreadable {what} {path}")
-    return array
 
 
 class SyntheticDataset(Sequence[Sample]):
@@ -69,7 +60,7 @@ class SyntheticDataset(Sequence[Sample]):
         if not isinstance(index, (int, np.integer)):
             raise TypeError(f"index must be an integer, got {type(index).__name__}")
         name = self.names[index]
-        image = _read_png(self.folder / "images" / f"{name}.png", "image")
+        image = read_image(self.folder / "images" / f"{name}.png")
         gt = self.ground_truth(name, image.shape[:2])
         present = {self.class_names.get(int(c)) for c in np.unique(gt.class_mask) if c}
         defects = sorted(present & set(self.defect_classes))
@@ -77,7 +68,7 @@ class SyntheticDataset(Sequence[Sample]):
 
     def ground_truth(self, name: str, shape: tuple[int, int]) -> GroundTruth:
         """Class mask, instance ids and ROI of one image from its mask PNG and parameters."""
-        mask = _read_png(self.folder / "masks" / f"{name}.png", "mask")
+        mask = read_mask(self.folder / "masks" / f"{name}.png")
         if mask.shape != shape or mask.dtype != np.uint16:
             raise ValueError(
                 f"mask of {name} must be uint16 {shape}, got {mask.dtype} {mask.shape}"
