@@ -110,6 +110,9 @@ class FeatureExtractor:
         self.bf16 = bf16
         self.backbone = create_backbone(self.config.backbone, self.config.out_indices, self.config.pretrained)
         self.backbone.to(self.device)
+        # oneDNN's CPU convolutions run about 25 % faster on NHWC tensors than on NCHW ones
+        self._memory_format = torch.channels_last if self.device.type == "cpu" else torch.contiguous_format
+        self.backbone.to(memory_format=self._memory_format)
         mean, std = backbone_normalization(self.backbone)
         self._mean = torch.tensor(mean, device=self.device).view(1, 3, 1, 1)
         self._std = torch.tensor(std, device=self.device).view(1, 3, 1, 1)
@@ -158,7 +161,7 @@ class FeatureExtractor:
         if pad_h or pad_w:
             mode = "reflect" if pad_h < h and pad_w < w else "replicate"
             batch = F.pad(batch, (0, pad_w, 0, pad_h), mode=mode)
-        batch = (batch - self._mean) / self._std
+        batch = ((batch - self._mean) / self._std).contiguous(memory_format=self._memory_format)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             levels = self.backbone(batch)
         levels = [level.float() for level in levels]
