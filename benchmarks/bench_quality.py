@@ -4,7 +4,8 @@ The sequential model and the greedy PatchCore baseline share one feature extract
 features are extracted once and fed to both, and every val/test image is extracted once and
 scored by both. Writes JSON to benchmarks/results/ and a report folder per method.
 
-    nice python benchmarks/bench_quality.py            # full run (~20-30 min on 2 cores)
+    nice python benchmarks/bench_quality.py            # full run, 256x256 inputs (~8 min on 2 idle cores)
+    python benchmarks/bench_quality.py --resize 256 --out benchmarks/results/quality_magnetic_tile_short256.json
     python benchmarks/bench_quality.py --limit 20 --capacity 256 --out /tmp/q.json   # smoke run
 """
 from __future__ import annotations
@@ -84,9 +85,10 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=None)
     parser.add_argument("--capacity", type=int, default=2048)
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--resize", type=int, default=256, help="short side in pixels (tiles are small)")
-    parser.add_argument("--size", nargs=2, type=int, metavar=("H", "W"), default=None,
-                        help="fixed input size (e.g. 256 256, like the reference); overrides --resize")
+    parser.add_argument("--size", nargs=2, type=int, metavar=("H", "W"), default=[256, 256],
+                        help="fixed input size (default 256 256, as the reference)")
+    parser.add_argument("--resize", type=int, default=None,
+                        help="resize the short side to this length instead of a fixed size (keeps aspect ratio)")
     parser.add_argument("--pool-kernel", type=int, default=3)
     parser.add_argument("--blur-sigmas", nargs="+", type=float, default=[2.0, 4.0, 6.0, 8.0],
                         help="blur σ candidates; the one with the best val pixel F1 is used on test")
@@ -100,9 +102,9 @@ def main() -> None:
 
     train = MagneticTileDataset(root, "train")
     val, test = MagneticTileDataset(root, "val"), MagneticTileDataset(root, "test")
-    settings = dict(capacity=args.capacity, resize_short_side=args.resize, pool_kernel=args.pool_kernel)
-    if args.size is not None:
-        settings = dict(capacity=args.capacity, resize_shape=tuple(args.size), pool_kernel=args.pool_kernel)
+    settings = dict(capacity=args.capacity, resize_shape=tuple(args.size), pool_kernel=args.pool_kernel)
+    if args.resize is not None:
+        settings = dict(capacity=args.capacity, resize_short_side=args.resize, pool_kernel=args.pool_kernel)
     models = {name: SequentialPatchCore(method=name, **settings) for name in args.methods}
     shared = next(iter(models.values()))
     for model in models.values():

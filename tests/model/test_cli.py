@@ -57,3 +57,14 @@ def test_train_reports_bad_arguments(folders, tmp_path, capsys):
     train, _ = folders
     assert main(["train", str(tmp_path / "missing"), "--out", str(tmp_path / "x.safetensors")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_train_fixed_size_keeps_maps_at_input_resolution(folders, tmp_path):
+    train, test = folders
+    model = tmp_path / "m.safetensors"
+    assert main(["train", str(train), "--out", str(model), "--capacity", "32", "--epochs", "1", "--size", "48", "80"]) == 0
+    from seqcore.model import SequentialPatchCore
+
+    loaded = SequentialPatchCore.load(model)
+    assert loaded.config.resize_shape == (48, 80)
+    assert loaded.predict(np.zeros((64, 64), np.uint8)).anomaly_map.shape == (64, 64)

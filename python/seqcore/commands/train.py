@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", choices=("sequential", "greedy"), default="sequential")
     parser.add_argument("--backbone", default="tf_efficientnet_lite0", help="timm backbone name")
     parser.add_argument("--resize", type=int, help="resize so the short side has this many pixels")
+    parser.add_argument("--size", type=int, nargs=2, metavar=("H", "W"),
+                        help="resize every image to this fixed size (overrides --resize), e.g. 256 256")
     parser.add_argument("--pool-kernel", type=int, default=3)
     parser.add_argument("--projection-dim", type=int, help="random projection of the features")
     parser.add_argument("--blur-sigma", type=float, default=2.0)
@@ -58,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--capacity {args.capacity} differs from the capacity {model.capacity} of {args.init}")
     else:
         model = SequentialPatchCore(
-            args.backbone, args.capacity or 2048, resize_short_side=args.resize, pool_kernel=args.pool_kernel,
+            args.backbone, args.capacity or 2048, resize_short_side=args.resize,
+            resize_shape=tuple(args.size) if args.size else None, pool_kernel=args.pool_kernel,
             projection_dim=args.projection_dim, blur_sigma=args.blur_sigma, tile_size=args.tile_size or None,
             tile_overlap=args.tile_overlap, method=args.method, min_patch_brightness=args.min_brightness,
             device=args.device, bf16=args.bf16, seed=args.seed,
