@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from seqcore.features.backbones import backbone_normalization, create_backbone
 from seqcore.features.config import FeatureConfig
+from seqcore.features.memory import release_freed_memory
 
 
 @dataclass
@@ -201,13 +202,17 @@ class FeatureExtractor:
     def iter_tiles(self, prepared: np.ndarray) -> Iterator[FeatureTile]:
         """Feature blocks covering the patch grid of one prepared image (one block when untiled)."""
         height, width = prepared.shape[:2]
-        for y0, y1, x0, x1, cy0, cy1, cx0, cx1 in self._tile_boxes(height, width):
+        boxes = self._tile_boxes(height, width)
+        for y0, y1, x0, x1, cy0, cy1, cx0, cx1 in boxes:
             feats = self.forward_batch(prepared[None, y0:y1, x0:x1])[0].permute(1, 2, 0)
             s = self.stride
             gy0, gx0 = (cy0 - y0) // s, (cx0 - x0) // s
             gh, gw = math.ceil((cy1 - cy0) / s), math.ceil((cx1 - cx0) / s)
             block = feats[gy0 : gy0 + gh, gx0 : gx0 + gw]
             yield FeatureTile(cy0 // s, cx0 // s, np.ascontiguousarray(block.cpu().numpy(), dtype=np.float32))
+            if len(boxes) > 1:
+                del feats, block
+                release_freed_memory()  # tiles of several shapes would otherwise grow the heap tile by tile
 
     def extract(self, image: np.ndarray) -> np.ndarray:
         """Patch features (gh, gw, d) float32 of one raw image (stitched from tiles if needed)."""
