@@ -6,6 +6,7 @@ scored by both. Writes JSON to benchmarks/results/ and a report folder per metho
 
     nice python benchmarks/bench_quality.py            # full run, 256x256 inputs (~8 min on 2 idle cores)
     python benchmarks/bench_quality.py --resize 256 --out benchmarks/results/quality_magnetic_tile_short256.json
+    python benchmarks/bench_quality.py --orders 4 --no-report --out benchmarks/results/quality_magnetic_tile_orders.json
     python benchmarks/bench_quality.py --limit 20 --capacity 256 --out /tmp/q.json   # smoke run
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # shared CPUs: no spinning 
 import argparse
 import json
 import platform
+import random
 import resource
 import sys
 import time
@@ -80,6 +82,20 @@ def inference_ms(model: SequentialPatchCore, split: MagneticTileDataset, count: 
     return 1000.0 * (time.perf_counter() - start) / len(images)
 
 
+def order_spread(methods: dict) -> dict:
+    """Mean and standard deviation of the test figures over the sequential fits (original + shuffled orders)."""
+    runs = [m["test"] for name, m in methods.items() if name == "sequential" or name.startswith("sequential@")]
+    keys = ["f1", "precision", "recall", "pixel_auroc", "image_auroc", "aupro", "mR_DW"]
+    values = {k: [r[k] for r in runs] for k in keys}
+    values.update({f"R_DW.{c}": [r["R_DW"][c] for r in runs] for c in runs[0]["R_DW"]})
+    out: dict = {"runs": len(runs)}
+    for key, value in values.items():
+        defined = [v for v in value if v is not None]  # undefined on tiny smoke splits
+        out[key] = None if len(defined) < 2 else {"mean": float(np.mean(defined)), "sd": float(np.std(defined, ddof=1)),
+                                                  "min": min(defined), "max": max(defined)}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=None)
@@ -94,6 +110,8 @@ def main() -> None:
                         help="blur σ candidates; the one with the best val pixel F1 is used on test")
     parser.add_argument("--limit", type=int, help="use only the first N images of every split (smoke runs)")
     parser.add_argument("--methods", nargs="+", default=["sequential", "greedy"])
+    parser.add_argument("--orders", type=int, default=0,
+                        help="also refit the sequential model on N shuffled image orders and report the spread")
     parser.add_argument("--no-report", dest="report", action="store_false", help="skip the report folders")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "quality_magnetic_tile.json")
     args = parser.parse_args()
@@ -106,6 +124,8 @@ def main() -> None:
     if args.resize is not None:
         settings = dict(capacity=args.capacity, resize_short_side=args.resize, pool_kernel=args.pool_kernel)
     models = {name: SequentialPatchCore(method=name, **settings) for name in args.methods}
+    orders = {f"sequential@order{k}": k for k in range(1, args.orders + 1)}  # same images, shuffled order
+    models.update({name: SequentialPatchCore(method="sequential", **settings) for name in orders})
     shared = next(iter(models.values()))
     for model in models.values():
         model._extractor = shared.extractor  # identical features for every method
@@ -119,7 +139,10 @@ def main() -> None:
 
     results: dict = {"methods": {}}
     for name, model in models.items():
-        report = model.fit_features(lambda: iter(features), epochs=args.epochs)
+        order = list(features)
+        if name in orders:
+            random.Random(orders[name]).shuffle(order)
+        report = model.fit_features(lambda: iter(order), epochs=args.epochs)
         print(f"{name}: {report.to_dict()}", flush=True)
         results["methods"][name] = {"fit": report.to_dict(), "coreset_seconds": report.seconds,
                                     "fit_seconds": extract_seconds + report.seconds}
@@ -137,20 +160,23 @@ def main() -> None:
     for name, model in models.items():
         test_result = test_eval[name][model.blur_sigma].compute(model.threshold)
         metrics = test_result.to_dict(with_curves=False)
+        entry = results["methods"][name]
+        entry.update(threshold=model.threshold, blur_sigma=model.blur_sigma, test=metrics)
+        if name in orders:
+            continue
         if args.report:
             from seqcore.report import write_report
 
             write_report(test_result, args.out.parent / f"{args.out.stem}_{name}", title=f"magnetic tile test: {name}",
                          details={"threshold": "max pixel F1 on val", **{k: str(v) for k, v in settings.items()}},
                          scenario=f"Real ({name})")
-        entry = results["methods"][name]
-        entry["threshold"] = model.threshold
-        entry["blur_sigma"] = model.blur_sigma
-        entry["test"] = metrics
         entry["inference_ms_per_image"] = inference_ms(model, test, 40 if args.limit is None else 5)
         print(f"{name}: F1_PX {metrics['f1']}, image AUROC {metrics['image_auroc']}, pixel AUROC "
               f"{metrics['pixel_auroc']}, AUPRO {metrics['aupro']}, R_DW {metrics['R_DW']}", flush=True)
 
+    if orders:
+        results["sequential_order_spread"] = order_spread(results["methods"])
+        print(f"spread over image orders: {results['sequential_order_spread']}", flush=True)
     results.update(
         dataset=str(root), splits={"train": n_train, "val": len(val) if args.limit is None else args.limit,
                                    "test": len(test) if args.limit is None else args.limit},
