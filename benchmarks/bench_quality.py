@@ -2,11 +2,13 @@
 
 The sequential model and the greedy PatchCore baseline share one feature extractor: training
 features are extracted once and fed to both, and every val/test image is extracted once and
-scored by both. Writes JSON to benchmarks/results/ and a report folder per method.
+scored by both. The sequential model is also refitted on shuffled image orders (``--orders``) to
+show how much its figures vary. With fixed-size inputs every figure is also computed with maps
+and masks resized to the input size, the way the reference library scores. Writes JSON to
+benchmarks/results/ and a report folder per method.
 
-    nice python benchmarks/bench_quality.py            # full run, 256x256 inputs (~8 min on 2 idle cores)
-    python benchmarks/bench_quality.py --resize 256 --out benchmarks/results/quality_magnetic_tile_short256.json
-    python benchmarks/bench_quality.py --orders 4 --no-report --out benchmarks/results/quality_magnetic_tile_orders.json
+    nice python benchmarks/bench_quality.py            # full run, 256x256 inputs (~10 min on 2 idle cores)
+    python benchmarks/bench_quality.py --resize 256 --orders 0 --out benchmarks/results/quality_magnetic_tile_short256.json
     python benchmarks/bench_quality.py --limit 20 --capacity 256 --out /tmp/q.json   # smoke run
 """
 from __future__ import annotations
@@ -24,13 +26,14 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python"))
 
 from seqcore.data import MagneticTileDataset  # noqa: E402
-from seqcore.metrics import Evaluator  # noqa: E402
+from seqcore.metrics import Evaluator, GroundTruth  # noqa: E402
 from seqcore.model import SequentialPatchCore  # noqa: E402
 
 # A widely used library's PatchCore on this test split (same Lite0 weights, 256x256, K=2048), from issue 4.
@@ -52,11 +55,27 @@ def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
+def at_input_size(amap: np.ndarray, gt: GroundTruth, size: tuple[int, int]) -> tuple[np.ndarray, GroundTruth]:
+    """Map (linear) and mask (nearest) resized to the model input: how the reference library scores."""
+    h, w = size
+    rows = np.minimum(((np.arange(h) + 0.5) * gt.class_mask.shape[0] / h).astype(int), gt.class_mask.shape[0] - 1)
+    cols = np.minimum(((np.arange(w) + 0.5) * gt.class_mask.shape[1] / w).astype(int), gt.class_mask.shape[1] - 1)
+    return (cv2.resize(amap, (w, h), interpolation=cv2.INTER_LINEAR),
+            GroundTruth(gt.class_mask[np.ix_(rows, cols)], gt.class_names))
+
+
 def evaluate_split(models: dict[str, SequentialPatchCore], split: MagneticTileDataset, limit: int | None,
-                   sigmas: dict[str, list[float]]) -> dict[str, dict[float, Evaluator]]:
-    """Evaluators per model and blur σ; each image is extracted once and scored by every model."""
+                   sigmas: dict[str, list[float]], input_size: tuple[int, int] | None
+                   ) -> dict[str, dict[tuple[str, float], Evaluator]]:
+    """Evaluators per model, protocol and blur σ; each image is extracted once and scored by every model.
+
+    Protocol "native" scores maps against the masks at image resolution; "input_size" (fixed-size
+    inputs only) resizes both to the model input, as the reference figures were most likely taken.
+    """
     extractor = next(iter(models.values())).extractor
-    evaluators = {name: {s: Evaluator(split.defect_classes) for s in sigmas[name]} for name in models}
+    protocols = ["native"] + (["input_size"] if input_size else [])
+    evaluators = {name: {(p, s): Evaluator(split.defect_classes) for p in protocols for s in sigmas[name]}
+                  for name in models}
     entries = range(len(split)) if limit is None else range(min(limit, len(split)))
     for index in entries:
         sample = split[index]
@@ -65,11 +84,21 @@ def evaluate_split(models: dict[str, SequentialPatchCore], split: MagneticTileDa
         gh, gw, d = feats.shape
         for name, model in models.items():
             grid = model.patch_scores(feats.reshape(-1, d)).reshape(gh, gw)
-            for sigma, evaluator in evaluators[name].items():
+            for sigma in sigmas[name]:
                 model.blur_sigma = sigma
                 amap = model.anomaly_map(grid, prepared.shape[:2], sample.image.shape[:2])
-                evaluator.add(amap, sample.gt, float(amap.max()), sample.name)
+                evaluators[name][("native", sigma)].add(amap, sample.gt, float(amap.max()), sample.name)
+                if input_size:
+                    small, gt = at_input_size(amap, sample.gt, input_size)
+                    evaluators[name][("input_size", sigma)].add(small, gt, float(small.max()), sample.name)
     return evaluators
+
+
+def choose_on_val(evaluators: dict[tuple[str, float], Evaluator], protocol: str) -> tuple[float, float, dict]:
+    """Blur σ and threshold with the best val pixel F1 under ``protocol``, and val F1 per σ."""
+    by_sigma = {s: ev.compute(ev.best_threshold()) for (p, s), ev in evaluators.items() if p == protocol}
+    sigma = max(by_sigma, key=lambda s: by_sigma[s].f1 or 0.0)
+    return sigma, by_sigma[sigma].threshold, {str(s): r.f1 for s, r in by_sigma.items()}
 
 
 def inference_ms(model: SequentialPatchCore, split: MagneticTileDataset, count: int) -> float:
@@ -82,9 +111,9 @@ def inference_ms(model: SequentialPatchCore, split: MagneticTileDataset, count: 
     return 1000.0 * (time.perf_counter() - start) / len(images)
 
 
-def order_spread(methods: dict) -> dict:
+def order_spread(methods: dict, key: str = "test") -> dict:
     """Mean and standard deviation of the test figures over the sequential fits (original + shuffled orders)."""
-    runs = [m["test"] for name, m in methods.items() if name == "sequential" or name.startswith("sequential@")]
+    runs = [m[key] for name, m in methods.items() if name == "sequential" or name.startswith("sequential@")]
     keys = ["f1", "precision", "recall", "pixel_auroc", "image_auroc", "aupro", "mR_DW"]
     values = {k: [r[k] for r in runs] for k in keys}
     values.update({f"R_DW.{c}": [r["R_DW"][c] for r in runs] for c in runs[0]["R_DW"]})
@@ -110,7 +139,7 @@ def main() -> None:
                         help="blur σ candidates; the one with the best val pixel F1 is used on test")
     parser.add_argument("--limit", type=int, help="use only the first N images of every split (smoke runs)")
     parser.add_argument("--methods", nargs="+", default=["sequential", "greedy"])
-    parser.add_argument("--orders", type=int, default=0,
+    parser.add_argument("--orders", type=int, default=4,
                         help="also refit the sequential model on N shuffled image orders and report the spread")
     parser.add_argument("--no-report", dest="report", action="store_false", help="skip the report folders")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "quality_magnetic_tile.json")
@@ -148,20 +177,26 @@ def main() -> None:
                                     "fit_seconds": extract_seconds + report.seconds}
     del features
 
-    val_eval = evaluate_split(models, val, args.limit, {name: args.blur_sigmas for name in models})
-    chosen = {}
+    input_size = tuple(args.size) if args.resize is None else None
+    val_eval = evaluate_split(models, val, args.limit, {name: args.blur_sigmas for name in models}, input_size)
+    at_input: dict[str, tuple[float, float]] = {}
     for name, model in models.items():  # blur σ and threshold both chosen on val (max pixel F1)
-        by_sigma = {s: ev.compute(ev.best_threshold()) for s, ev in val_eval[name].items()}
-        sigma = max(by_sigma, key=lambda s: by_sigma[s].f1 or 0.0)
-        chosen[name] = sigma
-        model.blur_sigma, model.threshold = sigma, by_sigma[sigma].threshold
-        results["methods"][name]["val_f1_by_sigma"] = {str(s): r.f1 for s, r in by_sigma.items()}
-    test_eval = evaluate_split(models, test, args.limit, {name: [chosen[name]] for name in models})
+        model.blur_sigma, model.threshold, by_sigma = choose_on_val(val_eval[name], "native")
+        results["methods"][name]["val_f1_by_sigma"] = by_sigma
+        if input_size:
+            at_input[name] = choose_on_val(val_eval[name], "input_size")[:2]
+    test_sigmas = {name: sorted({m.blur_sigma, *at_input.get(name, ())[:1]}) for name, m in models.items()}
+    test_eval = evaluate_split(models, test, args.limit, test_sigmas, input_size)
     for name, model in models.items():
-        test_result = test_eval[name][model.blur_sigma].compute(model.threshold)
+        test_result = test_eval[name][("native", model.blur_sigma)].compute(model.threshold)
         metrics = test_result.to_dict(with_curves=False)
         entry = results["methods"][name]
         entry.update(threshold=model.threshold, blur_sigma=model.blur_sigma, test=metrics)
+        if input_size:
+            sigma, threshold = at_input[name]
+            entry["test_at_input_size"] = {
+                "blur_sigma": sigma, "threshold": threshold,
+                **test_eval[name][("input_size", sigma)].compute(threshold).to_dict(with_curves=False)}
         if name in orders:
             continue
         if args.report:
@@ -176,6 +211,8 @@ def main() -> None:
 
     if orders:
         results["sequential_order_spread"] = order_spread(results["methods"])
+        if input_size:
+            results["sequential_order_spread_at_input_size"] = order_spread(results["methods"], "test_at_input_size")
         print(f"spread over image orders: {results['sequential_order_spread']}", flush=True)
     results.update(
         dataset=str(root), splits={"train": n_train, "val": len(val) if args.limit is None else args.limit,
