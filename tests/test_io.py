@@ -102,5 +102,5 @@ def test_bad_files_raise_clear_errors(model_file: tuple[Path, np.ndarray, dict],
     path = _bad_files(tmp_path, model_file[0])[kind]
     with pytest.raises(ModelFileError, match=match):
         load_model(path)
-    with pytest.raises(ValueError, match=match):  # the C++ reader, as seen from Python
+    with pytest.raises(ModelFileError, match=match):  # the C++ reader raises the same class
         _core.read_model(str(path))

@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 
+# One exception class for both readers: the C++ one registers it (a ValueError subclass).
+from seqcore._core import ModelFileError
+
 FORMAT = "seqcore.model"  # must match kModelFormat in model_file.hpp
 FORMAT_VERSION = "1"      # must match kModelFormatVersion
-
-
-class ModelFileError(ValueError):
-    """Missing, truncated, corrupt, foreign or version-mismatched model file."""
+ModelFileError.__doc__ = "Missing, truncated, corrupt, foreign or version-mismatched model file."
 
 
 def _checked_tensors(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
