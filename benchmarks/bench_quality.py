@@ -149,9 +149,8 @@ def main() -> None:
 
     train = MagneticTileDataset(root, "train")
     val, test = MagneticTileDataset(root, "val"), MagneticTileDataset(root, "test")
-    settings = dict(capacity=args.capacity, resize_shape=tuple(args.size), pool_kernel=args.pool_kernel)
-    if args.resize is not None:
-        settings = dict(capacity=args.capacity, resize_short_side=args.resize, pool_kernel=args.pool_kernel)
+    sizing = dict(resize_shape=tuple(args.size)) if args.resize is None else dict(resize_short_side=args.resize)
+    settings = dict(capacity=args.capacity, **sizing, pool_kernel=args.pool_kernel)
     models = {name: SequentialPatchCore(method=name, **settings) for name in args.methods}
     orders = {f"sequential@order{k}": k for k in range(1, args.orders + 1)}  # same images, shuffled order
     models.update({name: SequentialPatchCore(method="sequential", **settings) for name in orders})
@@ -185,7 +184,8 @@ def main() -> None:
         results["methods"][name]["val_f1_by_sigma"] = by_sigma
         if input_size:
             at_input[name] = choose_on_val(val_eval[name], "input_size")[:2]
-    test_sigmas = {name: sorted({m.blur_sigma, *at_input.get(name, ())[:1]}) for name, m in models.items()}
+    test_sigmas = {name: sorted({m.blur_sigma} | ({at_input[name][0]} if name in at_input else set()))
+                   for name, m in models.items()}
     test_eval = evaluate_split(models, test, args.limit, test_sigmas, input_size)
     for name, model in models.items():
         test_result = test_eval[name][("native", model.blur_sigma)].compute(model.threshold)

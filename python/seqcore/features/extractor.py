@@ -111,7 +111,7 @@ class FeatureExtractor:
         self.device = torch.device(device)
         self.bf16 = bf16
         backbone = create_backbone(self.config.backbone, self.config.out_indices, self.config.pretrained)
-        self.backbone, _ = fold_batch_norms(backbone)  # same features, about a fifth less time
+        self.backbone, _ = fold_batch_norms(backbone)  # same features (1e-4); BatchNorm was ~17 % of CPU time
         self.backbone.to(self.device)
         # oneDNN's CPU convolutions run about 25 % faster on NHWC tensors than on NCHW ones
         self._memory_format = torch.channels_last if self.device.type == "cpu" else torch.contiguous_format

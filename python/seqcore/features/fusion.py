@@ -1,8 +1,8 @@
 """Fold frozen BatchNorm layers into the convolutions that feed them (inference only).
 
 In eval mode a BatchNorm after a convolution is an affine map per channel, so it can be
-merged into the convolution's weights and bias. On CPU this removes about a fifth of the
-backbone's time. Which convolution feeds which BatchNorm is observed on a probe forward
+merged into the convolution's weights and bias. On CPU, BatchNorm took about 17 % of the
+Lite0 backbone's time (profiled at 256×256). Which convolution feeds which BatchNorm is observed on a probe forward
 pass, and the folded copy is checked against the original before it is used.
 """
 from __future__ import annotations
