@@ -106,6 +106,7 @@ class SequentialPatchCore:
         pool_kernel: int = 3,
         resize_short_side: int | None = None,
         resize_shape: tuple[int, int] | None = None,
+        border_pad: int = 8,
         projection_dim: int | None = None,
         pretrained: bool = True,
         tile_size: int | None = 1024,
@@ -140,6 +141,7 @@ class SequentialPatchCore:
             tile_size=tile_size,
             tile_overlap=tile_overlap,
             resize_shape=resize_shape,
+            border_pad=border_pad,
         )
         self.capacity = int(capacity)
         self.method = method

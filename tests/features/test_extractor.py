@@ -90,3 +90,35 @@ def test_bad_config_values():
         FeatureConfig(tile_size=100)
     with pytest.raises(ValueError, match="pool_kernel"):
         FeatureConfig(pool_kernel=0)
+
+
+def test_border_pad_equals_extracting_the_mirrored_image():
+    image = _texture(64, 80)
+    padded = np.pad(image, 16, mode="reflect")
+    plain = FeatureExtractor(FeatureConfig(border_pad=0)).extract(padded)
+    mirrored = FeatureExtractor(FeatureConfig(border_pad=16)).extract(image)
+    assert mirrored.shape == (8, 10, 152)
+    np.testing.assert_allclose(mirrored, plain[2:10, 2:12], rtol=1e-4, atol=1e-4)
+
+
+def test_border_pad_quiets_the_borders_of_a_uniform_image():
+    """Zero padding makes border patches of a flat surface look unlike its centre; mirrored context less so."""
+    flat = np.full((128, 128), 90, np.uint8)
+    ring = {}
+    for pad in (0, 8, 32):
+        feats = FeatureExtractor(FeatureConfig(border_pad=pad)).extract(flat)
+        centre = feats[6:10, 6:10].reshape(-1, feats.shape[2]).mean(axis=0)
+        ring[pad] = np.linalg.norm(feats[0] - centre, axis=1).mean()
+    assert ring[0] > ring[8] > ring[32]
+    assert ring[32] < 0.5 * ring[0]
+
+
+def test_border_pad_is_checked_and_absent_in_old_files():
+    with pytest.raises(ValueError, match="border_pad"):
+        FeatureConfig(border_pad=-8)
+    with pytest.raises(ValueError, match="multiple of the feature stride"):
+        FeatureExtractor(FeatureConfig(border_pad=12))
+    old = FeatureConfig().to_dict()
+    del old["border_pad"]
+    assert FeatureConfig.from_dict(old).border_pad == 0
+    assert FeatureConfig.from_dict(FeatureConfig().to_dict()).border_pad == 8

@@ -32,7 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resize", type=int, help="resize so the short side has this many pixels")
     parser.add_argument("--size", type=int, nargs=2, metavar=("H", "W"),
                         help="resize every image to this fixed size (overrides --resize), e.g. 256 256")
-    parser.add_argument("--pool-kernel", type=int, default=3)
+    parser.add_argument("--pool-kernel", type=int, default=3,
+                        help="average pooling of the features (default 3; 1 keeps small defects sharper)")
+    parser.add_argument("--border-pad", type=int, default=8,
+                        help="mirror this many pixels around each image before the backbone (0: zero padding only)")
     parser.add_argument("--projection-dim", type=int, help="random projection of the features")
     parser.add_argument("--blur-sigma", type=float, default=2.0)
     parser.add_argument("--tile-size", type=int, default=1024,
@@ -62,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
         model = SequentialPatchCore(
             args.backbone, args.capacity or 2048, resize_short_side=args.resize,
             resize_shape=tuple(args.size) if args.size else None, pool_kernel=args.pool_kernel,
-            projection_dim=args.projection_dim, blur_sigma=args.blur_sigma, tile_size=args.tile_size or None,
-            tile_overlap=args.tile_overlap, method=args.method, min_patch_brightness=args.min_brightness,
+            border_pad=args.border_pad, projection_dim=args.projection_dim, blur_sigma=args.blur_sigma,
+            tile_size=args.tile_size or None, tile_overlap=args.tile_overlap, method=args.method, min_patch_brightness=args.min_brightness,
             device=args.device, bf16=args.bf16, seed=args.seed,
         )
     augment = {"none": None, "da": default_augmentation, "dr": domain_randomization}[args.augment]

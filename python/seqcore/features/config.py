@@ -21,6 +21,7 @@ class FeatureConfig:
     tile_size: int | None = 1024  # larger images go in overlapping tiles (bounded memory); None: whole
     tile_overlap: int = 128  # pixels of context shared by neighbouring tiles
     resize_shape: tuple[int, int] | None = None  # fixed (height, width), overrides resize_short_side
+    border_pad: int = 8  # mirror this many pixels around the image so border patches see image context
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out_indices", tuple(int(i) for i in self.out_indices))
@@ -34,6 +35,8 @@ class FeatureConfig:
             object.__setattr__(self, "resize_shape", tuple(int(v) for v in self.resize_shape))
             if len(self.resize_shape) != 2 or min(self.resize_shape) < 16:
                 raise ValueError(f"resize_shape must be (height, width), each >= 16, got {self.resize_shape}")
+        if self.border_pad < 0:
+            raise ValueError(f"border_pad must be >= 0, got {self.border_pad}")
         if self.projection_dim is not None and self.projection_dim < 1:
             raise ValueError(f"projection_dim must be >= 1, got {self.projection_dim}")
         if self.tile_size is not None:
@@ -56,6 +59,7 @@ class FeatureConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "FeatureConfig":
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known.setdefault("border_pad", 0)  # files written before border padding existed used none
         return cls(**known)
 
     def compatibility_key(self) -> dict[str, Any]:

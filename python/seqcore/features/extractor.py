@@ -121,6 +121,10 @@ class FeatureExtractor:
         self._std = torch.tensor(std, device=self.device).view(1, 3, 1, 1)
         reductions = self.backbone.feature_info.reduction()
         self.stride = int(reductions[0])
+        if self.config.border_pad % self.stride:
+            raise ValueError(
+                f"border_pad must be a multiple of the feature stride {self.stride}, got {self.config.border_pad}"
+            )
         self._align = int(max(reductions))
         self.raw_dim = int(sum(self.backbone.feature_info.channels()))
         self.projection = self._make_projection(projection)
@@ -160,9 +164,13 @@ class FeatureExtractor:
         """Features (B, d, gh, gw) for a batch (B, H, W, 3) of prepared float images."""
         batch = torch.from_numpy(np.ascontiguousarray(images)).to(self.device).permute(0, 3, 1, 2)
         _, _, h, w = batch.shape
-        pad_h, pad_w = (-h) % self._align, (-w) % self._align
+        border = self.config.border_pad  # mirrored context instead of the convolutions' zero padding
+        if border:
+            batch = F.pad(batch, (border,) * 4, mode="reflect" if border < min(h, w) else "replicate")
+        ph, pw = batch.shape[2:]
+        pad_h, pad_w = (-ph) % self._align, (-pw) % self._align
         if pad_h or pad_w:
-            mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+            mode = "reflect" if pad_h < ph and pad_w < pw else "replicate"
             batch = F.pad(batch, (0, pad_w, 0, pad_h), mode=mode)
         batch = ((batch - self._mean) / self._std).contiguous(memory_format=self._memory_format)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
@@ -180,7 +188,8 @@ class FeatureExtractor:
         levels = [levels[0]] + [F.interpolate(lv, size=size, mode="bilinear", align_corners=False) for lv in levels[1:]]
         features = torch.cat(levels, dim=1)
         gh, gw = self.grid_shape(h, w)
-        features = features[:, :, :gh, :gw]
+        cell = border // self.stride
+        features = features[:, :, cell : cell + gh, cell : cell + gw]
         if self._projection_t is not None:
             features = torch.einsum("bchw,cp->bphw", features, self._projection_t)
         return features
