@@ -1,7 +1,9 @@
 """Patch features (SPEC §3): two backbone levels, average-pooled, upsampled and concatenated.
 
-Images of any size are reflect-padded to a multiple of the coarsest stride; the feature grid
-covers the image at the finest stride (8 for the default levels). Large images are processed
+Every image is first mirrored by ``border_pad`` pixels on each side (border patches then see
+surface instead of the convolutions' zero padding; the pad's features are cropped away), then
+reflect-padded to a multiple of the coarsest stride; the feature grid covers the image at the
+finest stride (8 for the default levels). Large images are processed
 as overlapping tiles: each tile contributes only the patches of its central (owned) block,
 the overlap supplies context, so the stitched grid has no seams and no duplicates.
 """
