@@ -131,6 +131,23 @@ def test_meld_refuses_incompatible_models(fitted, train_images):
         SequentialPatchCore.meld([fitted, other])
 
 
+def test_files_from_before_border_padding_predict_as_before(fitted, train_images, tmp_path):
+    from seqcore.io import load_model, save_model
+
+    unpadded = SequentialPatchCore(capacity=64, border_pad=0)
+    unpadded.fit(train_images[:2], epochs=1, progress=False)
+    unpadded.save(tmp_path / "new.safetensors")
+    tensors, meta = load_model(tmp_path / "new.safetensors")
+    del meta["features"]["border_pad"]  # what files written before the option held
+    save_model(tmp_path / "old.safetensors", tensors, meta)
+    old = SequentialPatchCore.load(tmp_path / "old.safetensors")
+    assert old.config.border_pad == 0
+    image, _ = _defective(5)
+    np.testing.assert_array_equal(old.predict(image).anomaly_map, unpadded.predict(image).anomaly_map)
+    with pytest.raises(IncompatibleModelsError, match="border_pad: 8 vs 0"):
+        SequentialPatchCore.meld([fitted, old])
+
+
 def test_greedy_baseline_selects_k_training_patches(train_images):
     model = SequentialPatchCore(capacity=40, method="greedy")
     report = model.fit(train_images[:3], progress=False)
