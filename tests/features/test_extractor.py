@@ -122,3 +122,8 @@ def test_border_pad_is_checked_and_absent_in_old_files():
     del old["border_pad"]
     assert FeatureConfig.from_dict(old).border_pad == 0
     assert FeatureConfig.from_dict(FeatureConfig().to_dict()).border_pad == 8
+
+
+def test_images_smaller_than_the_border_pad_still_extract(extractor):
+    feats = extractor.extract(_texture(5, 7))
+    assert feats.shape == (1, 1, 152) and np.isfinite(feats).all()
