@@ -5,10 +5,10 @@ features are extracted once and fed to both, and every val/test image is extract
 scored by both. The sequential model is also refitted on shuffled image orders (``--orders``) to
 show how much its figures vary. With fixed-size inputs every figure is also computed with maps
 and masks resized to the input size, the way the reference library scores. Writes JSON to
-benchmarks/results/ and a report folder per method.
+benchmarks/results/, a report folder per method and a plot of the val figures against blur σ.
 
-    nice python benchmarks/bench_quality.py            # full run, 256x256 inputs (~10 min on 2 idle cores)
-    python benchmarks/bench_quality.py --resize 256 --orders 0 --out benchmarks/results/quality_magnetic_tile_short256.json
+    nice python benchmarks/bench_quality.py            # full run, 256x256 inputs (~12 min on 2 idle cores)
+    python benchmarks/bench_quality.py --pool-kernel 3 --border-pad 0 --orders 0 --out /tmp/p3.json   # ablation
     python benchmarks/bench_quality.py --limit 20 --capacity 256 --out /tmp/q.json   # smoke run
 """
 from __future__ import annotations
