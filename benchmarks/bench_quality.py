@@ -73,7 +73,6 @@ def evaluate_split(models: dict[str, SequentialPatchCore], split: MagneticTileDa
     inputs only) resizes both to the model input, as the reference figures were most likely taken.
     """
     extractor = next(iter(models.values())).extractor
-    chosen = {name: model.blur_sigma for name, model in models.items()}  # restored below
     protocols = ["native"] + (["input_size"] if input_size else [])
     evaluators = {name: {(p, s): Evaluator(split.defect_classes) for p in protocols for s in sigmas[name]}
                   for name in models}
@@ -86,14 +85,11 @@ def evaluate_split(models: dict[str, SequentialPatchCore], split: MagneticTileDa
         for name, model in models.items():
             grid = model.patch_scores(feats.reshape(-1, d)).reshape(gh, gw)
             for sigma in sigmas[name]:
-                model.blur_sigma = sigma
-                amap = model.anomaly_map(grid, prepared.shape[:2], sample.image.shape[:2])
+                amap = model.anomaly_map(grid, prepared.shape[:2], sample.image.shape[:2], blur_sigma=sigma)
                 evaluators[name][("native", sigma)].add(amap, sample.gt, float(amap.max()), sample.name)
                 if input_size:
                     small, gt = at_input_size(amap, sample.gt, input_size)
                     evaluators[name][("input_size", sigma)].add(small, gt, float(small.max()), sample.name)
-    for name, model in models.items():
-        model.blur_sigma = chosen[name]
     return evaluators
 
 

@@ -334,16 +334,24 @@ class SequentialPatchCore:
         return grid
 
     def anomaly_map(
-        self, grid: np.ndarray, prepared_shape: tuple[int, int], input_shape: tuple[int, int]
+        self,
+        grid: np.ndarray,
+        prepared_shape: tuple[int, int],
+        input_shape: tuple[int, int],
+        blur_sigma: float | None = None,
     ) -> np.ndarray:
-        """Patch grid → nearest upsampling to the prepared size → Gaussian blur → input size."""
+        """Patch grid → nearest upsampling to the prepared size → Gaussian blur → input size.
+
+        ``blur_sigma`` overrides the model's own σ for this call (e.g. to compare candidates).
+        """
+        sigma = self.blur_sigma if blur_sigma is None else blur_sigma
         stride = self.extractor.stride
         full = np.repeat(np.repeat(grid, stride, axis=0), stride, axis=1)[: prepared_shape[0], : prepared_shape[1]]
         full = np.ascontiguousarray(full, dtype=np.float32)
-        if self.blur_sigma > 0:
-            radius = int(4.0 * self.blur_sigma + 0.5)
+        if sigma > 0:
+            radius = int(4.0 * sigma + 0.5)
             size = (2 * radius + 1, 2 * radius + 1)
-            full = cv2.GaussianBlur(full, size, self.blur_sigma, borderType=cv2.BORDER_REFLECT)
+            full = cv2.GaussianBlur(full, size, sigma, borderType=cv2.BORDER_REFLECT)
         if full.shape != tuple(input_shape):
             full = cv2.resize(full, (input_shape[1], input_shape[0]), interpolation=cv2.INTER_LINEAR)
         return full

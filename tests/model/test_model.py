@@ -66,6 +66,17 @@ def test_predict_localizes_a_defect(fitted):
     assert fitted.predict(_surface(100)).score < pred.score
 
 
+def test_blur_sigma_override_leaves_the_model_unchanged(fitted):
+    image, _ = _defective(11)
+    prepared = fitted.extractor.prepare(image)
+    grid = fitted.score_grid(prepared)
+    own = fitted.anomaly_map(grid, prepared.shape[:2], image.shape)
+    wider = fitted.anomaly_map(grid, prepared.shape[:2], image.shape, blur_sigma=6.0)
+    assert fitted.blur_sigma == 2.0
+    np.testing.assert_array_equal(own, fitted.predict(image).anomaly_map)
+    assert wider.max() < own.max()  # more blur flattens the defect's peak
+
+
 def test_region_of_interest_zeroes_the_outside(fitted):
     image, _ = _defective(5)
     roi = np.zeros(image.shape, bool)
