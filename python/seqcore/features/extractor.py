@@ -25,6 +25,13 @@ from seqcore.features.fusion import fold_batch_norms
 from seqcore.features.memory import release_freed_memory
 
 
+def _mirror_pad(batch: torch.Tensor, left: int, right: int, top: int, bottom: int) -> torch.Tensor:
+    """Reflect padding of (B, C, H, W), or edge replication where the image is too small to reflect."""
+    h, w = batch.shape[2:]
+    mode = "reflect" if max(left, right) < w and max(top, bottom) < h else "replicate"
+    return F.pad(batch, (left, right, top, bottom), mode=mode)
+
+
 @dataclass
 class FeatureTile:
     """Features of one block of the patch grid: rows [y0, y0+h), columns [x0, x0+w)."""
@@ -168,12 +175,11 @@ class FeatureExtractor:
         _, _, h, w = batch.shape
         border = self.config.border_pad  # mirrored context instead of the convolutions' zero padding
         if border:
-            batch = F.pad(batch, (border,) * 4, mode="reflect" if border < min(h, w) else "replicate")
+            batch = _mirror_pad(batch, border, border, border, border)
         ph, pw = batch.shape[2:]
         pad_h, pad_w = (-ph) % self._align, (-pw) % self._align
         if pad_h or pad_w:
-            mode = "reflect" if pad_h < ph and pad_w < pw else "replicate"
-            batch = F.pad(batch, (0, pad_w, 0, pad_h), mode=mode)
+            batch = _mirror_pad(batch, 0, pad_w, 0, pad_h)
         batch = ((batch - self._mean) / self._std).contiguous(memory_format=self._memory_format)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             levels = self.backbone(batch)
