@@ -238,7 +238,8 @@ def main() -> None:
             from seqcore.report import write_report
 
             write_report(test_result, args.out.parent / f"{args.out.stem}_{name}", title=f"magnetic tile test: {name}",
-                         details={"threshold": "max pixel F1 on val", "blur σ": "max F1_PX + mR_DW on val", **{k: str(v) for k, v in settings.items()}},
+                         details={"threshold": "max pixel F1 on val", "blur σ": "max F1_PX + mR_DW on val",
+                                  **{k: str(v) for k, v in settings.items()}},
                          scenario=f"Real ({name})")
         entry["inference_ms_per_image"] = inference_ms(model, test, 40 if args.limit is None else 5)
         print(f"{name}: F1_PX {metrics['f1']}, image AUROC {metrics['image_auroc']}, pixel AUROC "

@@ -66,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
             args.backbone, args.capacity or 2048, resize_short_side=args.resize,
             resize_shape=tuple(args.size) if args.size else None, pool_kernel=args.pool_kernel,
             border_pad=args.border_pad, projection_dim=args.projection_dim, blur_sigma=args.blur_sigma,
-            tile_size=args.tile_size or None, tile_overlap=args.tile_overlap, method=args.method, min_patch_brightness=args.min_brightness,
-            device=args.device, bf16=args.bf16, seed=args.seed,
+            tile_size=args.tile_size or None, tile_overlap=args.tile_overlap, method=args.method,
+            min_patch_brightness=args.min_brightness, device=args.device, bf16=args.bf16, seed=args.seed,
         )
     augment = {"none": None, "da": default_augmentation, "dr": domain_randomization}[args.augment]
     report = model.fit(data, epochs=args.epochs, augment=augment(args.seed) if augment else None)
