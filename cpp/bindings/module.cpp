@@ -13,6 +13,7 @@
 #include "seqcore/coreset.hpp"
 #include "seqcore/distance.hpp"
 #include "seqcore/model_file.hpp"
+#include "seqcore/point_index.hpp"
 
 namespace py = pybind11;
 using seqcore_bindings::FloatArray;
@@ -122,6 +123,27 @@ PYBIND11_MODULE(_core, m) {
            "Offers rows in order; replacements, or (replacements, nearest, slot) with details")
       .def("query", &PyCoreset::query, py::arg("queries"), py::arg("chunk_size") = 2048,
            "Nearest stored point of each query: (float32 distance, int64 index)");
+
+  m.def(
+      "nearest_neighbors",
+      [](const FloatArray& queries, const FloatArray& points, std::size_t chunk_size) {
+        if (chunk_size == 0) throw py::value_error("chunk_size must be positive");
+        if (points.ndim() != 2 || points.shape(1) == 0) throw py::value_error("points must be 2-D (rows, dim > 0)");
+        const auto dim = static_cast<std::size_t>(points.shape(1));
+        const std::size_t count = rows_of(queries, dim, "queries");
+        py::array_t<float> distance(count);
+        py::array_t<std::int64_t> index(count);
+        float* d = distance.mutable_data();
+        std::int64_t* ix = index.mutable_data();
+        {
+          py::gil_scoped_release release;
+          const seqcore::PointIndex bank(points.data(), static_cast<std::size_t>(points.shape(0)), dim);
+          bank.query(queries.data(), count, d, ix, chunk_size);
+        }
+        return py::make_tuple(distance, index);
+      },
+      py::arg("queries"), py::arg("points"), py::arg("chunk_size") = 2048,
+      "Nearest row of points for each query: (float32 distance, int64 index); no coreset matrix");
 
   m.def(
       "meld",

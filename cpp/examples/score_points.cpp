@@ -13,21 +13,19 @@
 #include <string>
 #include <vector>
 
-#include "seqcore/coreset.hpp"
 #include "seqcore/model_file.hpp"
+#include "seqcore/point_index.hpp"
 
 namespace {
 
-/// Coreset holding exactly the model's points (capacity = count: every point is appended).
-seqcore::SequentialCoreset coreset_of(const seqcore::Model& model) {
-  seqcore::SequentialCoreset core(model.count, model.dim);
-  core.offer_batch(model.coreset.data(), model.count);
-  return core;
+/// Scoring index over the model's coreset points.
+seqcore::PointIndex index_of(const seqcore::Model& model) {
+  return seqcore::PointIndex(model.coreset.data(), model.count, model.dim);
 }
 
 int score(const std::string& model_path, std::istream& in) {
   const seqcore::Model model = seqcore::read_model(model_path);
-  const seqcore::SequentialCoreset core = coreset_of(model);
+  const seqcore::PointIndex bank = index_of(model);
   std::string line;
   std::vector<float> point;
   while (std::getline(in, line)) {
@@ -41,7 +39,7 @@ int score(const std::string& model_path, std::istream& in) {
     }
     float distance;
     std::int64_t index;
-    core.query(point.data(), 1, &distance, &index);
+    bank.query(point.data(), 1, &distance, &index);
     std::cout << distance << " " << index << "\n";
   }
   return 0;
@@ -57,12 +55,12 @@ int self_test(const std::string& path) {
     std::cerr << "model round trip mismatch\n";
     return 1;
   }
-  const seqcore::SequentialCoreset core = coreset_of(model);
+  const seqcore::PointIndex bank = index_of(model);
   std::vector<float> queries = pts;
   queries[0] -= 3.0f;  // 3 away from point 0 along axis 0, farther from all others
   std::vector<float> distance(count);
   std::vector<std::int64_t> index(count);
-  core.query(queries.data(), count, distance.data(), index.data());
+  bank.query(queries.data(), count, distance.data(), index.data());
   if (std::fabs(distance[0] - 3.0f) > 1e-5f || index[0] != 0 || distance[1] != 0.0f || index[1] != 1 || index[4] != 4) {
     std::cerr << "unexpected scores: " << distance[0] << " " << distance[1] << "\n";
     return 1;

@@ -308,24 +308,7 @@ std::size_t SequentialCoreset::offer_chunk(const float* chunk, std::size_t m, do
 
 void SequentialCoreset::query(const float* queries, std::size_t count, float* distance,
                               std::int64_t* index, std::size_t chunk_size) const {
-  if (chunk_size == 0) throw std::invalid_argument("chunk_size must be positive");
-  if (size_ == 0) {
-    std::fill(distance, distance + count, std::numeric_limits<float>::infinity());
-    std::fill(index, index + count, -1);
-    return;
-  }
-  const std::size_t chunk = std::min(chunk_size, count);
-  std::vector<float> screen(chunk * size_);
-  for (std::size_t q0 = 0; q0 < count; q0 += chunk) {
-    const std::size_t m = std::min(chunk, count - q0);
-    detail::screen_block(queries + q0 * dim_, m, dim_, panels_.data(), size_, screen.data(), size_);
-    for (std::size_t i = 0; i < m; ++i) {
-      const float* s = screen.data() + i * size_;
-      const float* best = std::min_element(s, s + size_);
-      distance[q0 + i] = std::sqrt(*best);
-      index[q0 + i] = best - s;
-    }
-  }
+  detail::nearest_in_panels(queries, count, dim_, panels_.data(), size_, distance, index, chunk_size);
 }
 
 SequentialCoreset meld(const std::vector<PointSet>& sources, std::size_t dim, std::size_t capacity,

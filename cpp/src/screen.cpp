@@ -6,8 +6,9 @@
 #include "simd.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
-
+#include <stdexcept>
 
 namespace seqcore::detail {
 namespace {
@@ -65,6 +66,37 @@ void screen_block(const float* candidates, std::size_t count, std::size_t dim, c
       }
     }
   });
+}
+
+std::vector<float> pack_panels(const float* points, std::size_t n, std::size_t dim) {
+  std::vector<float> panels((n + kPanel - 1) / kPanel * kPanel * dim, 0.0f);
+  for (std::size_t k = 0; k < n; ++k) {
+    float* out = panels.data() + (k / kPanel) * dim * kPanel + k % kPanel;
+    for (std::size_t j = 0; j < dim; ++j) out[j * kPanel] = points[k * dim + j];
+  }
+  return panels;
+}
+
+void nearest_in_panels(const float* queries, std::size_t count, std::size_t dim, const float* panels,
+                       std::size_t n, float* distance, std::int64_t* index, std::size_t chunk) {
+  if (chunk == 0) throw std::invalid_argument("chunk_size must be positive");
+  if (n == 0) {
+    std::fill(distance, distance + count, std::numeric_limits<float>::infinity());
+    std::fill(index, index + count, -1);
+    return;
+  }
+  const std::size_t rows = std::min(chunk, count);
+  std::vector<float> screen(rows * n);
+  for (std::size_t q0 = 0; q0 < count; q0 += rows) {
+    const std::size_t m = std::min(rows, count - q0);
+    screen_block(queries + q0 * dim, m, dim, panels, n, screen.data(), n);
+    for (std::size_t i = 0; i < m; ++i) {
+      const float* s = screen.data() + i * n;
+      const float* best = std::min_element(s, s + n);
+      distance[q0 + i] = std::sqrt(*best);
+      index[q0 + i] = best - s;
+    }
+  }
 }
 
 SEQCORE_CLONES

@@ -7,7 +7,9 @@
 
 #include <cfloat>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
+#include <vector>
 
 namespace seqcore::detail {
 
@@ -21,6 +23,15 @@ inline constexpr std::size_t kPanel = 16;
 /// when the work is large.
 void screen_block(const float* candidates, std::size_t count, std::size_t dim, const float* panels,
                   std::size_t n, float* out, std::size_t out_stride);
+
+/// The screening layout of n row-major points (zero-padded to whole panels).
+std::vector<float> pack_panels(const float* points, std::size_t n, std::size_t dim);
+
+/// Nearest of the n panel-packed points for each of count queries, by float32 screen
+/// distance (distance = its square root; +inf/-1 when n is 0), chunk queries at a time.
+/// Throws std::invalid_argument when chunk is 0.
+void nearest_in_panels(const float* queries, std::size_t count, std::size_t dim, const float* panels,
+                       std::size_t n, float* distance, std::int64_t* index, std::size_t chunk);
 
 /// out[c * 16 + q] = sum_j rows[c * dim + j] * matrix[j * 16 + q]: 16-dimensional
 /// projections of count row-major vectors (float32, any order).

@@ -1,9 +1,11 @@
 // ctest for seqcore::core alone: decisions against a brute-force rule, incremental state
-// against recomputation, batch vs single offers, query, meld, greedy k-center, model file.
+// against recomputation, batch vs single offers, query and PointIndex, meld, greedy k-center,
+// model file.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <limits>
 #include <random>
@@ -14,6 +16,7 @@
 #include "seqcore/coreset.hpp"
 #include "seqcore/distance.hpp"
 #include "seqcore/model_file.hpp"
+#include "seqcore/point_index.hpp"
 
 namespace {
 
@@ -143,6 +146,16 @@ void test_query() {
     CHECK(std::fabs(dist[i] - std::sqrt(best)) <= 1e-5 * (1 + std::sqrt(best)));
     CHECK(std::fabs(seqcore::canonical_sqdist(q.data() + i * dim, pts.data() + idx[i] * dim, dim) - best) <= 1e-5 * (1 + best));
   }
+  // The scoring index answers exactly like the coreset holding the same points.
+  const seqcore::PointIndex bank(pts.data(), capacity, dim);
+  std::vector<float> bank_dist(nq);
+  std::vector<std::int64_t> bank_idx(nq);
+  bank.query(q.data(), nq, bank_dist.data(), bank_idx.data(), 17);
+  CHECK(bank.size() == capacity && bank.dim() == dim);
+  CHECK(bank_dist == dist && bank_idx == idx);
+  const seqcore::PointIndex empty(nullptr, 0, dim);
+  empty.query(q.data(), 2, bank_dist.data(), bank_idx.data());
+  CHECK(std::isinf(bank_dist[0]) && bank_idx[1] == -1);
 }
 
 void test_meld_and_kcenter() {
@@ -201,6 +214,20 @@ void test_bad_arguments() {
     thrown = true;
   }
   CHECK(thrown);
+  const std::vector<float> pts(6, 1.0f);
+  const seqcore::PointIndex bank(pts.data(), 2, 3);
+  float distance;
+  std::int64_t index;
+  for (const auto& bad : {std::function<void()>([] { seqcore::PointIndex(nullptr, 1, 0); }),
+                          std::function<void()>([&] { bank.query(pts.data(), 1, &distance, &index, 0); })}) {
+    thrown = false;
+    try {
+      bad();
+    } catch (const std::invalid_argument&) {
+      thrown = true;
+    }
+    CHECK(thrown);
+  }
 }
 
 }  // namespace

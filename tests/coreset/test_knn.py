@@ -62,11 +62,14 @@ def test_backends_agree_with_each_other(data: tuple[np.ndarray, np.ndarray]) -> 
         assert_close(dist, ref_dist, bank)
 
 
+@pytest.mark.parametrize("backend", [b for b in CPU_BACKENDS if b != "torch"])
 @pytest.mark.parametrize("chunk_size", [1, 7, 499, 500, 10_000])
-def test_chunk_size_does_not_change_results(chunk_size: int, data: tuple[np.ndarray, np.ndarray]) -> None:
+def test_chunk_size_does_not_change_results(
+    chunk_size: int, backend: str, data: tuple[np.ndarray, np.ndarray]
+) -> None:
     queries, bank = data
-    want = nearest_neighbors(queries, bank, chunk_size=2048, backend="faiss")
-    got = nearest_neighbors(queries, bank, chunk_size=chunk_size, backend="faiss")
+    want = nearest_neighbors(queries, bank, chunk_size=2048, backend=backend)
+    got = nearest_neighbors(queries, bank, chunk_size=chunk_size, backend=backend)
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
 

@@ -2,7 +2,7 @@
 bank, in chunks of queries so that memory stays bounded (SPEC §4).
 
 Backends: "faiss" (IndexFlatL2; a GPU index when FAISS was built with GPU support), "core"
-(the C++ coreset's query), "cuda" (seqcore's own kernels), "torch" (matmul + min on the
+(the C++ core's PointIndex), "cuda" (seqcore's own kernels), "torch" (matmul + min on the
 inputs' device, or CUDA when available). "auto" picks FAISS-GPU, then CUDA, then FAISS-CPU,
 then the C++ core. All return float32 distances and int64 indices and agree within float
 tolerance.
@@ -91,9 +91,7 @@ def _search_core(queries: Any, bank: Any, chunk: int) -> Result:
     core = importlib.import_module("seqcore._core")
     x = _host(bank, None, "bank")
     q = _host(queries, x.shape[1], "queries")
-    coreset = core.SequentialCoreset(len(x), x.shape[1])
-    coreset.offer_batch(x, True)  # fill phase only: stores every row in order
-    return coreset.query(q, chunk)
+    return core.nearest_neighbors(q, x, chunk)
 
 
 def _search_cuda(queries: Any, bank: Any, chunk: int) -> Result:
