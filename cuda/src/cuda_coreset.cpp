@@ -67,6 +67,39 @@ std::size_t chunk_rows(std::size_t dim) {
   return std::clamp<std::size_t>(by_memory, 1024, 65536);
 }
 
+/// Device scratch for nearest-neighbour queries, each at least `step` rows (staging: rows x
+/// dim floats; unused when the queries are already on the device).
+struct QueryScratch {
+  float* staging;
+  float* Qc;
+  float* qn2;
+  unsigned long long* best;
+  float* dist;
+  std::int64_t* idx;
+};
+
+/// Nearest of nb bank rows (centered by mu into Xc, squared norms xn2) for each of count
+/// queries, `step` queries at a time; results go to host arrays distance and index.
+void nearest_centered(const float* queries, bool on_device, std::size_t count, std::size_t step, int d,
+                      const float* mu, const float* Xc, const float* xn2, int nb, const QueryScratch& s,
+                      float* distance, std::int64_t* index) {
+  const auto dim = static_cast<std::size_t>(d);
+  for (std::size_t q0 = 0; q0 < count; q0 += step) {
+    const std::size_t m = std::min(step, count - q0);
+    const float* Q = queries + q0 * dim;
+    if (!on_device) {
+      SEQCORE_CUDA_CHECK(cudaMemcpy(s.staging, Q, m * dim * sizeof(float), cudaMemcpyHostToDevice));
+      Q = s.staging;
+    }
+    center_rows(Q, static_cast<long long>(m), d, mu, s.Qc, s.qn2);
+    reset_best(s.best, static_cast<long long>(m));
+    min_sqdist(s.Qc, s.qn2, static_cast<long long>(m), Xc, xn2, nb, d, s.best);
+    unpack_best(s.best, static_cast<long long>(m), s.dist, s.idx);
+    SEQCORE_CUDA_CHECK(cudaMemcpy(distance + q0, s.dist, m * sizeof(float), cudaMemcpyDeviceToHost));
+    SEQCORE_CUDA_CHECK(cudaMemcpy(index + q0, s.idx, m * sizeof(std::int64_t), cudaMemcpyDeviceToHost));
+  }
+}
+
 int checked_device(int device) {
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
@@ -265,23 +298,10 @@ struct CudaCoreset::State {
       return;
     }
     ensure_centered();
-    const std::size_t step = std::min({chunk, count, chunk_rows(dim)});
-    const int d = static_cast<int>(dim);
-    for (std::size_t q0 = 0; q0 < count; q0 += step) {
-      const std::size_t m = std::min(step, count - q0);
-      const float* Q = Q_dev_or_host + q0 * dim;
-      if (!on_device) {
-        SEQCORE_CUDA_CHECK(cudaMemcpy(P.get(), Q, m * dim * sizeof(float), cudaMemcpyHostToDevice));
-        Q = P.get();
-      }
-      center_rows(Q, static_cast<long long>(m), d, mu.get(), Pc.get(), pn2.get());
-      reset_best(cmin.get(), static_cast<long long>(m));
-      min_sqdist(Pc.get(), pn2.get(), static_cast<long long>(m), Xc.get(), xn2.get(), static_cast<int>(size), d,
-                 cmin.get());
-      unpack_best(cmin.get(), static_cast<long long>(m), dist_out.get(), index_out.get());
-      SEQCORE_CUDA_CHECK(cudaMemcpy(distance + q0, dist_out.get(), m * sizeof(float), cudaMemcpyDeviceToHost));
-      SEQCORE_CUDA_CHECK(cudaMemcpy(index + q0, index_out.get(), m * sizeof(std::int64_t), cudaMemcpyDeviceToHost));
-    }
+    const std::size_t step = std::min({chunk, count, chunk_rows(dim)});  // the scratch holds chunk_rows
+    const QueryScratch scratch{P.get(), Pc.get(), pn2.get(), cmin.get(), dist_out.get(), index_out.get()};
+    nearest_centered(Q_dev_or_host, on_device, count, step, static_cast<int>(dim), mu.get(), Xc.get(), xn2.get(),
+                     static_cast<int>(size), scratch, distance, index);
   }
 };
 
@@ -450,20 +470,8 @@ void nearest_neighbors(const float* queries, std::size_t n_queries, const float*
   DeviceBuffer<float> Q(on_device ? 0 : step * dim), Qc(step * dim), qn2(step), dist(step);
   DeviceBuffer<unsigned long long> best(step);
   DeviceBuffer<std::int64_t> idx(step);
-  for (std::size_t q0 = 0; q0 < n_queries; q0 += step) {
-    const std::size_t m = std::min(step, n_queries - q0);
-    const float* Qp = queries + q0 * dim;
-    if (!on_device) {
-      SEQCORE_CUDA_CHECK(cudaMemcpy(Q.get(), Qp, m * dim * sizeof(float), cudaMemcpyHostToDevice));
-      Qp = Q.get();
-    }
-    center_rows(Qp, static_cast<long long>(m), d, mu.get(), Qc.get(), qn2.get());
-    reset_best(best.get(), static_cast<long long>(m));
-    min_sqdist(Qc.get(), qn2.get(), static_cast<long long>(m), Xc.get(), xn2.get(), nb, d, best.get());
-    unpack_best(best.get(), static_cast<long long>(m), dist.get(), idx.get());
-    SEQCORE_CUDA_CHECK(cudaMemcpy(distance + q0, dist.get(), m * sizeof(float), cudaMemcpyDeviceToHost));
-    SEQCORE_CUDA_CHECK(cudaMemcpy(index + q0, idx.get(), m * sizeof(std::int64_t), cudaMemcpyDeviceToHost));
-  }
+  const QueryScratch scratch{Q.get(), Qc.get(), qn2.get(), best.get(), dist.get(), idx.get()};
+  nearest_centered(queries, on_device, n_queries, step, d, mu.get(), Xc.get(), xn2.get(), nb, scratch, distance, index);
 }
 
 }  // namespace seqcore::cuda
