@@ -50,3 +50,17 @@ def test_domain_randomization_and_dtype_check():
     assert out.dtype == np.uint8
     with pytest.raises(ValueError, match="uint8"):
         default_augmentation()(np.zeros((4, 4), np.float32))
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: Flip(axis=0, p=1.5), lambda: Rotate90(p=-0.1), lambda: BlackMask(p=float("nan"))]
+)
+def test_probability_outside_unit_interval_is_refused(make) -> None:
+    with pytest.raises(ValueError, match="p must lie in"):
+        make()
+
+
+def test_probability_zero_leaves_the_image_untouched() -> None:
+    image = _image()
+    out, _ = Compose([Flip(axis=1, p=0.0), Rotate90(p=0.0), Scale(2.0, p=0.0)], seed=0)(image)
+    np.testing.assert_array_equal(out, image)

@@ -18,17 +18,34 @@ class Transform(Protocol):
     def __call__(self, image: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator) -> Pair: ...
 
 
+class RandomTransform:
+    """A transform applied with probability ``p`` (a field of each subclass), else a no-op."""
+
+    p: float
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.p <= 1.0:
+            raise ValueError(f"{type(self).__name__}: p must lie in [0, 1], got {self.p}")
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator) -> Pair:
+        if rng.random() >= self.p:
+            return image, mask
+        return self.apply(image, mask, rng)
+
+    def apply(self, image: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator) -> Pair:
+        """The transform itself (called with probability p)."""
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
-class BrightnessContrast:
+class BrightnessContrast(RandomTransform):
     """Raise brightness (additive, up to ``brightness`` of full scale) and contrast (gain up to 1+``contrast``)."""
 
     brightness: float = 0.2
     contrast: float = 0.3
     p: float = 0.5
 
-    def __call__(self, image, mask, rng):
-        if rng.random() >= self.p:
-            return image, mask
+    def apply(self, image, mask, rng):
         gain = 1.0 + rng.uniform(0.0, self.contrast)
         shift = rng.uniform(0.0, self.brightness) * 255.0
         mean = image.mean()
@@ -37,56 +54,48 @@ class BrightnessContrast:
 
 
 @dataclass(frozen=True)
-class Flip:
+class Flip(RandomTransform):
     """Mirror along ``axis`` (0 = vertical flip, 1 = horizontal flip) with probability ``p``."""
 
     axis: int
     p: float = 0.5
 
-    def __call__(self, image, mask, rng):
-        if rng.random() >= self.p:
-            return image, mask
+    def apply(self, image, mask, rng):
         flip = lambda a: None if a is None else np.ascontiguousarray(np.flip(a, axis=self.axis))  # noqa: E731
         return flip(image), flip(mask)
 
 
 @dataclass(frozen=True)
-class GaussianBlur:
+class GaussianBlur(RandomTransform):
     """Blur with σ drawn uniformly from ``sigma`` (pixels)."""
 
     sigma: tuple[float, float] = (0.5, 2.0)
     p: float = 0.3
 
-    def __call__(self, image, mask, rng):
-        if rng.random() >= self.p:
-            return image, mask
+    def apply(self, image, mask, rng):
         return cv2.GaussianBlur(image, (0, 0), float(rng.uniform(*self.sigma))), mask
 
 
 @dataclass(frozen=True)
-class GaussianNoise:
+class GaussianNoise(RandomTransform):
     """Additive Gaussian noise with standard deviation up to ``std`` (of full scale)."""
 
     std: float = 0.03
     p: float = 0.3
 
-    def __call__(self, image, mask, rng):
-        if rng.random() >= self.p:
-            return image, mask
+    def apply(self, image, mask, rng):
         noise = rng.normal(0.0, rng.uniform(0.0, self.std) * 255.0, image.shape)
         return np.clip(image.astype(np.float32) + noise, 0, 255).astype(np.uint8), mask
 
 
 @dataclass(frozen=True)
-class BlackMask:
+class BlackMask(RandomTransform):
     """Black out one random rectangle up to ``max_fraction`` of each side."""
 
     max_fraction: float = 0.3
     p: float = 0.3
 
-    def __call__(self, image, mask, rng):
-        if rng.random() >= self.p:
-            return image, mask
+    def apply(self, image, mask, rng):
         h, w = image.shape[:2]
         rh = max(1, int(h * rng.uniform(0.05, self.max_fraction)))
         rw = max(1, int(w * rng.uniform(0.05, self.max_fraction)))
@@ -97,29 +106,25 @@ class BlackMask:
 
 
 @dataclass(frozen=True)
-class Rotate90:
+class Rotate90(RandomTransform):
     """Rotate by a random multiple of 90° (domain randomization of the light direction)."""
 
     p: float = 0.5
 
-    def __call__(self, image, mask, rng):
-        if rng.random() >= self.p:
-            return image, mask
+    def apply(self, image, mask, rng):
         k = int(rng.integers(1, 4))
         rot = lambda a: None if a is None else np.ascontiguousarray(np.rot90(a, k))  # noqa: E731
         return rot(image), rot(mask)
 
 
 @dataclass(frozen=True)
-class Scale:
+class Scale(RandomTransform):
     """Rescale by ``factor`` (e.g. 2× for the +DR scenario); masks use nearest neighbour."""
 
     factor: float = 2.0
     p: float = 0.5
 
-    def __call__(self, image, mask, rng):
-        if rng.random() >= self.p:
-            return image, mask
+    def apply(self, image, mask, rng):
         h, w = image.shape[:2]
         size = (max(1, round(w * self.factor)), max(1, round(h * self.factor)))
         out = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
