@@ -51,7 +51,9 @@ int self_test(const std::string& path) {
   for (std::size_t i = 0; i < pts.size(); ++i) pts[i] = static_cast<float>(i) * 0.5f;
   seqcore::write_model(path, pts.data(), count, dim, "{\"backbone\": \"demo\"}");
   const seqcore::Model model = seqcore::read_model(path);
-  if (model.count != count || model.dim != dim || model.coreset != pts || model.metadata_json != "{\"backbone\": \"demo\"}") {
+  const bool same = model.count == count && model.dim == dim && model.coreset == pts &&
+                    model.metadata_json == "{\"backbone\": \"demo\"}";
+  if (!same) {
     std::cerr << "model round trip mismatch\n";
     return 1;
   }

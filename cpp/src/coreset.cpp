@@ -200,8 +200,10 @@ std::size_t SequentialCoreset::offer_batch(const float* candidates, std::size_t 
   std::size_t b = 0;
   for (; b < count && size_ < capacity_; ++b) {  // fill phase: append without a test
     append(candidates + b * dim_, row.data());
-    if (nearest_sqdist)
-      nearest_sqdist[b] = size_ > 1 ? *std::min_element(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(size_ - 1)) : kInf;
+    if (nearest_sqdist) {
+      const auto others = row.begin() + static_cast<std::ptrdiff_t>(size_ - 1);  // the new row's peers
+      nearest_sqdist[b] = size_ > 1 ? *std::min_element(row.begin(), others) : kInf;
+    }
     if (slot) slot[b] = static_cast<std::int64_t>(size_ - 1);
   }
   if (b == count) return 0;

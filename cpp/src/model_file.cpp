@@ -63,7 +63,8 @@ Model read_model(const std::string& path) {
   if (const detail::JsonValue* meta = root.find("__metadata__")) {
     if (meta->kind != detail::JsonValue::Kind::Object) bad(path, "__metadata__ is not an object");
     for (const auto& [key, value] : meta->members) {
-      if (value.kind != detail::JsonValue::Kind::String) bad(path, "__metadata__ value of '" + key + "' is not a string");
+      if (value.kind != detail::JsonValue::Kind::String)
+        bad(path, "__metadata__ value of '" + key + "' is not a string");
       model.header_metadata[key] = value.text;
     }
   }
@@ -72,8 +73,9 @@ Model read_model(const std::string& path) {
     bad(path, "foreign file (not a seqcore model)");
   const auto version = model.header_metadata.find("format_version");
   if (version == model.header_metadata.end() || version->second != kModelFormatVersion)
-    bad(path, "unsupported format version '" + (version == model.header_metadata.end() ? std::string() : version->second) +
-                  "' (expected " + kModelFormatVersion + ")");
+    bad(path, "unsupported format version '" +
+                  (version == model.header_metadata.end() ? std::string() : version->second) + "' (expected " +
+                  kModelFormatVersion + ")");
   const auto meta_json = model.header_metadata.find("seqcore");
   if (meta_json != model.header_metadata.end()) model.metadata_json = meta_json->second;
 
@@ -94,7 +96,8 @@ Model read_model(const std::string& path) {
   const std::size_t end = as_size(&offsets->items[1], path, "data_offsets");
   const std::uint64_t data_size = file_size - 8 - header_len;
   if (end < begin || end > data_size) bad(path, "truncated (tensor data missing)");
-  if (model.dim != 0 && model.count > (end - begin) / 4 / model.dim) bad(path, "tensor 'coreset' size does not match its shape");
+  if (model.dim != 0 && model.count > (end - begin) / 4 / model.dim)
+    bad(path, "tensor 'coreset' size does not match its shape");
   if (end - begin != model.count * model.dim * 4) bad(path, "tensor 'coreset' size does not match its shape");
 
   model.coreset.resize(model.count * model.dim);
@@ -112,7 +115,8 @@ void write_model(const std::string& path, const float* coreset, std::size_t coun
   h << "{\"__metadata__\":{\"format\":" << detail::json_quote(kModelFormat)
     << ",\"format_version\":" << detail::json_quote(kModelFormatVersion)
     << ",\"seqcore\":" << detail::json_quote(metadata_json) << "},"
-    << "\"coreset\":{\"dtype\":\"F32\",\"shape\":[" << count << "," << dim << "],\"data_offsets\":[0," << bytes << "]}}";
+    << "\"coreset\":{\"dtype\":\"F32\",\"shape\":[" << count << "," << dim << "],"
+    << "\"data_offsets\":[0," << bytes << "]}}";
   std::string header = h.str();
   header.append((8 - header.size() % 8) % 8, ' ');  // safetensors aligns the data to 8 bytes
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
