@@ -86,13 +86,11 @@ void SequentialCoreset::canonical_row(const float* p, double* row) const {
 
 void SequentialCoreset::store_point(std::size_t slot, const float* p) {
   std::copy(p, p + dim_, points_.begin() + static_cast<std::ptrdiff_t>(slot * dim_));
-  float* panel = panels_.data() + (slot / detail::kPanel) * dim_ * detail::kPanel + slot % detail::kPanel;
-  for (std::size_t j = 0; j < dim_; ++j) panel[j * detail::kPanel] = p[j];
+  detail::store_in_panels(panels_.data(), slot, p, dim_);
   if (!projection_.empty()) {
     float proj[detail::kPanel];
     detail::project_rows(p, 1, dim_, projection_.data(), proj);
-    float* out = projected_.data() + (slot / detail::kPanel) * detail::kPanel * detail::kPanel + slot % detail::kPanel;
-    for (std::size_t q = 0; q < detail::kPanel; ++q) out[q * detail::kPanel] = proj[q];
+    detail::store_in_panels(projected_.data(), slot, proj, detail::kPanel);
   }
 }
 

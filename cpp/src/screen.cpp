@@ -70,10 +70,7 @@ void screen_block(const float* candidates, std::size_t count, std::size_t dim, c
 
 std::vector<float> pack_panels(const float* points, std::size_t n, std::size_t dim) {
   std::vector<float> panels((n + kPanel - 1) / kPanel * kPanel * dim, 0.0f);
-  for (std::size_t k = 0; k < n; ++k) {
-    float* out = panels.data() + (k / kPanel) * dim * kPanel + k % kPanel;
-    for (std::size_t j = 0; j < dim; ++j) out[j * kPanel] = points[k * dim + j];
-  }
+  for (std::size_t k = 0; k < n; ++k) store_in_panels(panels.data(), k, points + k * dim, dim);
   return panels;
 }
 

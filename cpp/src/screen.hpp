@@ -24,6 +24,12 @@ inline constexpr std::size_t kPanel = 16;
 void screen_block(const float* candidates, std::size_t count, std::size_t dim, const float* panels,
                   std::size_t n, float* out, std::size_t out_stride);
 
+/// Writes point p (dim floats) as point k of a panel layout with `dim` coordinates per point.
+inline void store_in_panels(float* panels, std::size_t k, const float* p, std::size_t dim) noexcept {
+  float* out = panels + (k / kPanel) * dim * kPanel + k % kPanel;
+  for (std::size_t j = 0; j < dim; ++j) out[j * kPanel] = p[j];
+}
+
 /// The screening layout of n row-major points (zero-padded to whole panels).
 std::vector<float> pack_panels(const float* points, std::size_t n, std::size_t dim);
 
