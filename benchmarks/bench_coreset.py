@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from run_record import machine_stamp, write_record
 from seqcore.coreset import ReferenceCoreset, SequentialCoreset
 
 CAPACITY = 2048
@@ -131,8 +131,7 @@ def main() -> int:
     if args.memory_child:
         memory_child(args.memory_child, args.checkpoints)
         return 0
-    results = {"capacity": CAPACITY, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-               "load_average_at_start": os.getloadavg()[0], "speed": [], "memory": []}
+    results = {"capacity": CAPACITY, **machine_stamp(), "speed": [], "memory": []}
     for dim in DIMS:
         for regime in ("early", "steady"):
             row = speed(dim, regime, args.ref_seconds, core_count=20_000 if dim == 152 else 3_000)
@@ -142,10 +141,7 @@ def main() -> int:
     print(json.dumps(results["memory"][-1]))
     results["memory"].append(memory(1536, args.checkpoints[:1]))
     print(json.dumps(results["memory"][-1]))
-    results["load_average_at_end"] = os.getloadavg()[0]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_record(results, args.out)
     return 0
 
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
+from run_record import machine_stamp, write_record  # noqa: E402
 from seqcore.coreset.knn import available_backends, nearest_neighbors  # noqa: E402
 
 BANK, DIM = 2048, 152
@@ -47,8 +46,7 @@ def main() -> int:
         raise SystemExit("bench_knn needs faiss for its baseline (pip install faiss-cpu)")
     rng = np.random.default_rng(0)
     bank = rng.standard_normal((BANK, DIM)).astype(np.float32)
-    results = {"bank": [BANK, DIM], "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-               "load_average_at_start": os.getloadavg()[0], "rows": []}
+    results = {"bank": [BANK, DIM], **machine_stamp(), "rows": []}
     for label, count in QUERIES.items():
         queries = rng.standard_normal((count, DIM)).astype(np.float32)
         repeats = args.repeats if count <= 4096 else max(1, args.repeats // 2)
@@ -57,10 +55,7 @@ def main() -> int:
                "ratio_to_faiss": {b: round(t / times["faiss"], 2) for b, t in times.items()}}
         print(json.dumps(row))
         results["rows"].append(row)
-    results["load_average_at_end"] = os.getloadavg()[0]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_record(results, args.out)
     return 0
 
 
