@@ -2,8 +2,9 @@
 
 In eval mode a BatchNorm after a convolution is an affine map per channel, so it can be
 merged into the convolution's weights and bias. On CPU, BatchNorm took about 17 % of the
-Lite0 backbone's time (profiled at 256×256). Which convolution feeds which BatchNorm is observed on a probe forward
-pass, and the folded copy is checked against the original before it is used.
+Lite0 backbone's time (profiled at 256×256). Which convolution feeds which BatchNorm is
+observed on a probe forward pass, and the folded copy is checked against the original
+before it is used.
 """
 from __future__ import annotations
 
