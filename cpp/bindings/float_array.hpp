@@ -1,10 +1,11 @@
-// Input checks shared by the pybind11 modules seqcore._core and seqcore._cuda.
+// Input checks and result arrays shared by the pybind11 modules seqcore._core and seqcore._cuda.
 #pragma once
 
 #include <pybind11/numpy.h>
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace seqcore_bindings {
@@ -28,6 +29,21 @@ inline void require_finite(const FloatArray& a, const char* name) {
   const float* p = a.data();
   for (py::ssize_t i = 0, n = a.size(); i < n; ++i)
     if (!std::isfinite(p[i])) throw py::value_error(std::string(name) + " contains NaN or inf");
+}
+
+/// (float32 distance, int64 index) arrays of count entries, filled by fill(distance, index)
+/// with the GIL released: the result of every nearest-neighbour query.
+template <class Fill>
+py::tuple nearest_result(std::size_t count, Fill&& fill) {
+  py::array_t<float> distance(count);
+  py::array_t<std::int64_t> index(count);
+  float* d = distance.mutable_data();
+  std::int64_t* ix = index.mutable_data();
+  {
+    py::gil_scoped_release release;
+    fill(d, ix);
+  }
+  return py::make_tuple(distance, index);
 }
 
 }  // namespace seqcore_bindings

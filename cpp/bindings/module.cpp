@@ -17,6 +17,7 @@
 
 namespace py = pybind11;
 using seqcore_bindings::FloatArray;
+using seqcore_bindings::nearest_result;
 using seqcore_bindings::rows_of;
 
 namespace {
@@ -88,16 +89,10 @@ class PyCoreset {
   py::tuple query(const FloatArray& queries, std::size_t chunk_size) {
     if (chunk_size == 0) throw py::value_error("chunk_size must be positive");
     const std::size_t count = rows_of(queries, core_.dim(), "queries");
-    py::array_t<float> distance(count);
-    py::array_t<std::int64_t> index(count);
-    float* d = distance.mutable_data();
-    std::int64_t* ix = index.mutable_data();
-    {
-      py::gil_scoped_release release;
+    return nearest_result(count, [&](float* d, std::int64_t* ix) {
       std::lock_guard<std::mutex> lock(mutex_);
       core_.query(queries.data(), count, d, ix, chunk_size);
-    }
-    return py::make_tuple(distance, index);
+    });
   }
 
  private:
@@ -131,16 +126,10 @@ PYBIND11_MODULE(_core, m) {
         if (points.ndim() != 2 || points.shape(1) == 0) throw py::value_error("points must be 2-D (rows, dim > 0)");
         const auto dim = static_cast<std::size_t>(points.shape(1));
         const std::size_t count = rows_of(queries, dim, "queries");
-        py::array_t<float> distance(count);
-        py::array_t<std::int64_t> index(count);
-        float* d = distance.mutable_data();
-        std::int64_t* ix = index.mutable_data();
-        {
-          py::gil_scoped_release release;
+        return nearest_result(count, [&](float* d, std::int64_t* ix) {
           const seqcore::PointIndex bank(points.data(), static_cast<std::size_t>(points.shape(0)), dim);
           bank.query(queries.data(), count, d, ix, chunk_size);
-        }
-        return py::make_tuple(distance, index);
+        });
       },
       py::arg("queries"), py::arg("points"), py::arg("chunk_size") = 2048,
       "Nearest row of points for each query: (float32 distance, int64 index); no coreset matrix");

@@ -15,6 +15,7 @@
 
 namespace py = pybind11;
 using seqcore_bindings::FloatArray;
+using seqcore_bindings::nearest_result;
 
 namespace {
 
@@ -148,19 +149,13 @@ class PyCudaCoreset {
   }
 
   py::tuple run_query(const float* data, std::size_t count, std::size_t chunk_size, bool on_device) {
-    py::array_t<float> distance(count);
-    py::array_t<std::int64_t> index(count);
-    float* d = distance.mutable_data();
-    std::int64_t* ix = index.mutable_data();
-    {
-      py::gil_scoped_release release;
+    return nearest_result(count, [&](float* d, std::int64_t* ix) {
       std::lock_guard<std::mutex> lock(mutex_);
       if (on_device)
         core_.query_device(data, count, chunk_size, d, ix);
       else
         core_.query_host(data, count, chunk_size, d, ix);
-    }
-    return py::make_tuple(distance, index);
+    });
   }
 
   seqcore::cuda::CudaCoreset core_;
@@ -169,15 +164,9 @@ class PyCudaCoreset {
 
 py::tuple knn(const float* q, std::size_t nq, const float* bank, std::size_t nb, std::size_t dim,
               std::size_t chunk_size, bool on_device, int device) {
-  py::array_t<float> distance(nq);
-  py::array_t<std::int64_t> index(nq);
-  float* d = distance.mutable_data();
-  std::int64_t* ix = index.mutable_data();
-  {
-    py::gil_scoped_release release;
+  return nearest_result(nq, [&](float* d, std::int64_t* ix) {
     seqcore::cuda::nearest_neighbors(q, nq, bank, nb, dim, chunk_size, on_device, device, d, ix);
-  }
-  return py::make_tuple(distance, index);
+  });
 }
 
 }  // namespace
