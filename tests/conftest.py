@@ -9,7 +9,7 @@ import pytest
 from hypothesis import settings
 
 settings.register_profile("ci", derandomize=True, max_examples=20, deadline=None, print_blob=True)
-settings.register_profile("dev", max_examples=60, deadline=None)
+settings.register_profile("dev", max_examples=40, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 REPO = Path(__file__).resolve().parents[1]
