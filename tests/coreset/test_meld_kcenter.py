@@ -55,7 +55,9 @@ def independent_greedy(x: np.ndarray, k: int, projection_dim: int | None, seed: 
 
 
 @pytest.mark.parametrize("projection_dim", [None, 8])
-def test_greedy_matches_independent_reference(candidates: Callable[..., np.ndarray], projection_dim: int | None) -> None:
+def test_greedy_matches_independent_reference(
+    candidates: Callable[..., np.ndarray], projection_dim: int | None,
+) -> None:
     x = candidates("clustered", 3000, 24, 5)
     got = greedy_kcenter(x, 100, projection_dim=projection_dim, seed=3)
     want = independent_greedy(x, 100, projection_dim, seed=3)
