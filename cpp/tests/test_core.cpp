@@ -1,6 +1,6 @@
-// ctest for seqcore::core alone: decisions against a brute-force rule, incremental state
-// against recomputation, batch vs single offers, query and PointIndex, meld, greedy k-center,
-// model file.
+// ctest for seqcore::core alone: decisions against a brute-force rule (low and screened high
+// dimensions), incremental state against recomputation, batch vs single offers, query and
+// PointIndex, meld, greedy k-center, model file.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -93,6 +93,55 @@ void test_decisions_match_bruteforce() {
     CHECK(a.i == e.i && a.j == e.j);
     for (std::size_t i = 0; i < core.size(); ++i)
       for (std::size_t k = 0; k < dim; ++k) CHECK(core.point(i)[k] == naive.pts[i][k]);
+  }
+}
+
+/// Gaussian points near a few stored-like centres: many candidates fall within the closest
+/// pair's distance, so the projected-witness rejection of dim >= 48 is exercised.
+std::vector<float> steady_points(std::size_t count, std::size_t dim, std::mt19937& rng) {
+  std::normal_distribution<float> normal;
+  std::vector<float> centres(24 * dim);
+  for (float& x : centres) x = normal(rng);
+  std::uniform_int_distribution<std::size_t> pick(0, 23);
+  std::vector<float> v(count * dim);
+  for (std::size_t i = 0; i < count; ++i) {
+    const float* c = centres.data() + pick(rng) * dim;
+    const float spread = i % 3 == 0 ? 1.0f : 0.3f;
+    for (std::size_t k = 0; k < dim; ++k) v[i * dim + k] = c[k] + spread * normal(rng);
+  }
+  return v;
+}
+
+void test_screened_high_dim_matches_bruteforce() {
+  // dim >= 48 screens with float32 and rejects via projected witnesses: same decisions as the
+  // brute-force rule on canonical distances, with and without per-candidate outputs.
+  std::mt19937 rng(5);
+  for (const std::size_t dim : {std::size_t{64}, std::size_t{152}}) {
+    for (int regime = 0; regime < 2; ++regime) {
+      const std::size_t capacity = 24, count = 700;
+      const std::vector<float> cand = regime == 0 ? steady_points(count, dim, rng) : grid_points(count, dim, rng);
+      NaiveCoreset naive{capacity, dim, {}};
+      std::vector<std::int64_t> want(count), slots(count);
+      std::vector<double> nearest(count);
+      for (std::size_t b = 0; b < count; ++b) want[b] = naive.offer(cand.data() + b * dim);
+      seqcore::SequentialCoreset detailed(capacity, dim), plain(capacity, dim);
+      detailed.offer_batch(cand.data(), count, nearest.data(), slots.data());
+      const std::size_t replaced = plain.offer_batch(cand.data(), count);
+      CHECK(slots == want);
+      std::size_t want_replaced = 0;
+      for (std::size_t b = capacity; b < count; ++b) want_replaced += want[b] >= 0;
+      CHECK(replaced == want_replaced);
+      CHECK(want_replaced > 5 && want_replaced < count - capacity - 5);  // both outcomes occur
+      for (const seqcore::SequentialCoreset* core : {&detailed, &plain}) {
+        const seqcore::MinPair a = core->min_pair(), e = naive.min_pair();
+        CHECK(a.i == e.i && a.j == e.j && a.sqdist == e.sqdist);
+        for (std::size_t i = 0; i < capacity; ++i) {
+          for (std::size_t k = 0; k < dim; ++k) CHECK(core->point(i)[k] == naive.pts[i][k]);
+          for (std::size_t j = 0; j < capacity; ++j)
+            if (i != j) CHECK(core->sqdist(i, j) == seqcore::canonical_sqdist(core->point(i), core->point(j), dim));
+        }
+      }
+    }
   }
 }
 
@@ -236,6 +285,7 @@ void test_bad_arguments() {
 int main(int argc, char** argv) {
   const std::string dir = argc > 1 ? argv[1] : ".";
   test_decisions_match_bruteforce();
+  test_screened_high_dim_matches_bruteforce();
   test_state_and_batch();
   test_query();
   test_meld_and_kcenter();

@@ -1,10 +1,11 @@
-"""The compiled core makes exactly the NumPy reference's decisions (SPEC §2)."""
+"""The compiled core makes exactly the NumPy reference's decisions (SPEC §2). Hypothesis sizes
+come from the profile in tests/conftest.py ("ci": derandomized)."""
 from __future__ import annotations
 
 from typing import Callable
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from seqcore.coreset import ReferenceCoreset, SequentialCoreset
@@ -19,7 +20,6 @@ def assert_same_state(core: SequentialCoreset, ref: ReferenceCoreset) -> None:
     np.testing.assert_array_equal(core.distance_matrix(), ref.distance_matrix())
 
 
-@settings(max_examples=30, deadline=None)
 @given(
     capacity=st.integers(1, 300),
     dim=st.integers(1, 64),
@@ -40,7 +40,6 @@ def test_decisions_match_reference(
     assert_same_state(core, ref)
 
 
-@settings(max_examples=15, deadline=None)
 @given(
     capacity=st.integers(1, 200),
     dim=st.integers(48, 160),
@@ -62,7 +61,6 @@ def test_fast_rejection_path_matches_reference(
     assert_same_state(core, ref)
 
 
-@settings(max_examples=15, deadline=None)
 @given(
     capacity=st.integers(2, 60),
     dim=st.integers(1, 20),
@@ -96,8 +94,27 @@ def test_fill_phase_outputs() -> None:
     assert core.offer([20.0, 20.0]) is True
 
 
+def canonical_distances(x: np.ndarray) -> np.ndarray:
+    """sqrt of the canonical squared distance: float64 sum over the dimension in index order."""
+    diff = x.astype(np.float64)[:, None, :] - x.astype(np.float64)[None, :, :]
+    acc = np.zeros(diff.shape[:2])
+    for k in range(x.shape[1]):
+        acc += diff[:, :, k] * diff[:, :, k]
+    return np.sqrt(acc)
+
+
+def brute_force_nearest(queries: np.ndarray, bank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Float64 nearest index and the gap between the second-nearest and nearest distance."""
+    diff = queries.astype(np.float64)[:, None, :] - bank.astype(np.float64)[None, :, :]
+    dist = np.sqrt((diff * diff).sum(axis=2))
+    order = np.argsort(dist, axis=1, kind="stable")
+    rows = np.arange(len(queries))
+    return order[:, 0], dist[rows, order[:, 1]] - dist[rows, order[:, 0]]
+
+
 def test_long_run_matrix_stays_exact() -> None:
-    """After 100 000 offers D equals recomputed distances and the min pair is the true one."""
+    """After 100 000 offers D equals recomputed canonical distances bit for bit and the min
+    pair is the true one."""
     rng = np.random.default_rng(7)
     capacity, dim = 96, 12
     core = SequentialCoreset(capacity, dim)
@@ -106,16 +123,13 @@ def test_long_run_matrix_stays_exact() -> None:
         cand = rng.standard_normal((10_000, dim)).astype(np.float32) * (1 + step)
         replaced += core.offer_batch(cand)
     assert replaced > 100
-    x = core.points.astype(np.float64)
-    fresh = np.sqrt(((x[:, None, :] - x[None, :, :]) ** 2).sum(axis=2))
+    fresh = canonical_distances(core.points)
     np.fill_diagonal(fresh, np.inf)
     d = core.distance_matrix()
-    off = ~np.eye(capacity, dtype=bool)
-    assert np.max(np.abs(d[off] - fresh[off]) / fresh[off]) < 1e-4
-    assert np.isinf(np.diag(d)).all()
+    np.testing.assert_array_equal(d, fresh)
     i, j, dist = core.min_pair
-    assert i < j and dist == d.min()
-    assert (i, j) == divmod(int(np.argmin(d)), capacity)
+    assert i < j and dist == fresh.min()
+    assert (i, j) == divmod(int(np.argmin(fresh)), capacity)
 
 
 def test_query_matches_reference() -> None:
@@ -127,7 +141,11 @@ def test_query_matches_reference() -> None:
     want_dist, want_idx = ref.query(q)
     assert dist.dtype == np.float32 and idx.dtype == np.int64
     np.testing.assert_allclose(dist, want_dist, rtol=1e-5)
-    assert np.mean(idx == want_idx) > 0.99
+    exact_idx, gap = brute_force_nearest(q, pts)
+    clear = gap > 1e-3  # far above the float32 error of distances near 9
+    assert clear.mean() > 0.95
+    np.testing.assert_array_equal(idx[clear], exact_idx[clear])
+    np.testing.assert_array_equal(want_idx[clear], exact_idx[clear])
     empty = SequentialCoreset(4, 40).query(q[:3])
     assert np.isinf(empty[0]).all() and (empty[1] == -1).all()
 

@@ -55,6 +55,21 @@ def run_both(core: ModuleType, cuda: ModuleType, capacity: int, batches: list[np
     return total
 
 
+def nearest_and_gap(queries: np.ndarray, bank: np.ndarray, rows: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """Float64 nearest index and gap to the second nearest distance, in row chunks."""
+    b = bank.astype(np.float64)
+    index, gap = [], []
+    for start in range(0, len(queries), rows):
+        q = queries[start : start + rows].astype(np.float64)
+        sq = (q * q).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * q @ b.T
+        dist = np.sqrt(np.maximum(sq, 0.0))
+        two = np.argsort(dist, axis=1, kind="stable")[:, :2]
+        near = np.take_along_axis(dist, two, axis=1)
+        index.append(two[:, 0])
+        gap.append(near[:, 1] - near[:, 0])
+    return np.concatenate(index), np.concatenate(gap)
+
+
 def test_module_reports_devices(cuda_module: ModuleType) -> None:
     assert cuda_module.device_count() >= 1
     assert isinstance(cuda_module.device_name(0), str) and cuda_module.device_name(0)
@@ -121,7 +136,11 @@ def test_query_matches_cpu(core_module: ModuleType, cuda_module: ModuleType) -> 
     spread = float(((bank - bank.mean(axis=0)) ** 2).sum(axis=1).max())
     err = np.abs(got_d.astype(np.float64) ** 2 - want_d.astype(np.float64) ** 2)
     assert np.all(err <= 1e-4 * want_d.astype(np.float64) ** 2 + 1e-5 * spread)
-    assert np.mean(got_i == want_i) > 0.99
+    exact_i, gap = nearest_and_gap(queries, bank)
+    clear = gap > 1e-2  # distances near 28: float32 error about 1e-5 (CPU, measured)
+    assert clear.mean() > 0.85  # 0.876: the rest are mostly duplicated bank rows (gap 0)
+    np.testing.assert_array_equal(got_i[clear], exact_i[clear])
+    np.testing.assert_array_equal(want_i[clear], exact_i[clear])
     assert np.all(got_d[:50] ** 2 <= 1e-5 * spread)
 
 

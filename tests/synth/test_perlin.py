@@ -1,4 +1,5 @@
-"""Perlin noise: range, lattice zeros, continuity, determinism, Numba == NumPy."""
+"""Perlin noise: hand-derived values for fixed tables, range, lattice zeros, continuity,
+determinism, Numba == NumPy."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,6 +7,8 @@ import pytest
 
 from seqcore.synth.perlin import (
     fractal_noise2d,
+    noise2,
+    noise3,
     perlin2d,
     perlin2d_numpy,
     perlin3d,
@@ -14,6 +17,44 @@ from seqcore.synth.perlin import (
 
 RNG = np.random.default_rng(1234)
 X, Y, Z = (RNG.uniform(-300.0, 300.0, 20_000) for _ in range(3))
+
+
+IDENTITY = np.concatenate([np.arange(256), np.arange(256)]).astype(np.int64)
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "want"),
+    [
+        # cell (0, 0): hashes 0, 1, 1, 2 -> gradients (1,1), (-1,1), (-1,1), (1,-1);
+        # corner dots 1, 1, -1, 0 at fade(0.5) = 0.5 -> lerp(0.5, 1, -0.5) = 0.25
+        (0.5, 0.5, 0.25),
+        # u = fade(0.25) = 0.103515625; dots 0.75, 1.25, -0.75, -0.25
+        # -> lerp(0.5, 0.75 + 0.5u, -0.75 + 0.5u) = 0.0517578125
+        (0.25, 0.5, 0.0517578125),
+        # cell (1, 2): a = 3, b = 4; hashes 3, 4, 4, 5 -> dots -1, -0.5, 0.5, 0.5 -> -0.125
+        (1.5, 2.5, -0.125),
+        # cell (5, 0): hashes 5, 6, 6, 7 (axis gradients -x, y, y, -y); dots -0.25, 0.5,
+        # -0.5, 0.5 -> lerp(0.5, -0.25 + 0.75u, -0.5 + u) = -0.284423828125
+        (5.25, 0.5, -0.284423828125),
+        # negative coordinates wrap to cell (255, 255): a = 510, b = 255; hashes 254, 255,
+        # 255, 0 -> dots 0.5, -0.5, 0.5, -1 -> lerp(0.5, 0, -0.25) = -0.125
+        (-0.5, -0.5, -0.125),
+    ],
+)
+def test_known_values_for_the_identity_table(x: float, y: float, want: float) -> None:
+    """Improved Perlin noise evaluated by hand for perm[i] = i (values exact in binary)."""
+    assert noise2(x, y, IDENTITY) == want
+
+
+def test_known_values_3d_and_reversed_table() -> None:
+    """noise3 at the centre of cell 0 (corner dots 1, 1, -1, 0, 0, -1, 1, 1 -> 0.25), and a
+    reversed table perm[i] = 255 - i, which changes the hashes and so the value."""
+    assert noise3(0.5, 0.5, 0.5, IDENTITY) == 0.25
+    reversed_table = IDENTITY[::-1].copy()
+    # cell (0, 0): a = perm[0] = 255, b = perm[1] = 254; hashes perm[255] = 0, perm[254] = 1,
+    # perm[256] = 255, perm[255] = 0 -> gradients (1,1), (-1,1), -y, (1,1); dots 1, 1, 0.5, -1
+    # -> lerp(0.5, 1, -0.25) = 0.375
+    assert noise2(0.5, 0.5, reversed_table) == 0.375
 
 
 def test_range_and_nontrivial() -> None:

@@ -7,6 +7,7 @@ import pytest
 from seqcore.synth.perlin import perlin2d
 from seqcore.synth.water_stains import (
     WaterStainParams,
+    apply_reflectance_change,
     jittered_centres,
     stain_field,
     water_stains,
@@ -121,6 +122,45 @@ def test_gray_float_and_uint16_images() -> None:
     assert out[ids > 0].min() >= 0.5 + PARAMS.alpha - 1e-6 and out[ids == 0].max() == 0.5
     wide, ids16 = water_stains(np.full(SHAPE, 40000, dtype=np.uint16), PARAMS)
     assert wide.dtype == np.uint16 and np.array_equal(ids16, ids)
+
+
+# A field with zeros (untouched), small and large changes, and 1.0 (full rim change α).
+FIELD = np.array([[0.0, 0.25, 0.5], [1.0, 0.1, 0.0]], dtype=np.float32)
+
+
+@pytest.mark.parametrize("alpha", [-0.35, 0.6])
+def test_reflectance_change_value_by_value_for_uint8_uint16_and_float(alpha: float) -> None:
+    """R_out = R_in + field·α per pixel: integers as fractions of full scale, rounded to
+    nearest, clipped to [0, 1] (full scale); pixels with field 0 are returned unchanged."""
+    for dtype, full in ((np.uint8, 255), (np.uint16, 65535)):
+        image = np.array([[0, 10, 200], [250, full, full]], dtype=dtype)
+        out = apply_reflectance_change(image, FIELD, alpha)
+        assert out.dtype == dtype
+        for (i, j), r_in in np.ndenumerate(image):
+            f = float(FIELD[i, j])
+            want = r_in if f == 0 else min(max(round(int(r_in) + f * alpha * full), 0), full)
+            assert out[i, j] == want, (dtype, i, j)
+    image = np.array([[0.05, 0.2, 0.9], [0.5, 0.95, 1.5]], dtype=np.float32)  # 1.5: untouched
+    out = apply_reflectance_change(image, FIELD, alpha)
+    assert out.dtype == np.float32
+    for (i, j), r_in in np.ndenumerate(image):
+        f = float(FIELD[i, j])
+        want = r_in if f == 0 else min(max(float(r_in) + f * alpha, 0.0), 1.0)
+        assert out[i, j] == np.float32(want), (i, j)
+
+
+def test_reflectance_change_known_values_and_colour() -> None:
+    """Hand-computed pixels: 200 - 0.5·0.35·255 = 155.375 -> 155, 10 - 0.25·0.35·255 < 0 -> 0,
+    the same change on each colour channel."""
+    gray = np.array([[0, 10, 200], [250, 255, 255]], dtype=np.uint8)
+    out = apply_reflectance_change(gray, FIELD, -0.35)
+    assert out.tolist() == [[0, 0, 155], [161, 246, 255]]
+    rgb = np.stack([gray, gray // 2, np.full_like(gray, 128)], axis=-1)
+    out_rgb = apply_reflectance_change(rgb, FIELD, -0.35)
+    assert out_rgb[..., 0].tolist() == out.tolist()
+    assert out_rgb[0, 2].tolist() == [155, 55, 83]  # 100 - 44.625, 128 - 44.625, rounded
+    bright = apply_reflectance_change(np.full((2, 3), 0.9, np.float32), FIELD, 0.6)
+    np.testing.assert_array_equal(bright, np.float32([[0.9, 1.0, 1.0], [1.0, 0.96, 0.9]]))
 
 
 def test_bad_inputs_raise_clear_errors() -> None:
