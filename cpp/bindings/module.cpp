@@ -143,7 +143,7 @@ PYBIND11_MODULE(_core, m) {
         return new PyCoreset(seqcore::meld(sets, dim, capacity, max_passes));
       },
       py::arg("sources"), py::arg("dim"), py::arg("capacity"), py::arg("max_passes") = 100,
-      "Melds point sets (base first) into a new coreset (SPEC §2)");
+      "Melds point sets (base first) into a new coreset (docs/design.md §2)");
 
   m.def(
       "greedy_kcenter",

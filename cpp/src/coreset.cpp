@@ -1,4 +1,4 @@
-// SequentialCoreset: the SPEC §2 rule with an exact dense distance matrix, incremental
+// SequentialCoreset: the docs/design.md §2 rule with an exact dense distance matrix, incremental
 // row/column updates and float32 screening settled by canonical distances.
 #include "seqcore/coreset.hpp"
 

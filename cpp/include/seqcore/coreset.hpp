@@ -1,4 +1,4 @@
-// Sequential coreset (SPEC §2): a bounded memory bank of feature vectors that keeps
+// Sequential coreset (docs/design.md §2): a bounded memory bank of feature vectors that keeps
 // replacing one point of its closest pair by any candidate farther from the bank than
 // that pair is apart.
 #pragma once
@@ -17,7 +17,7 @@ struct MinPair {
   double sqdist;
 };
 
-/// Coreset of capacity K over d-dimensional float32 points (SPEC §2).
+/// Coreset of capacity K over d-dimensional float32 points (docs/design.md §2).
 ///
 /// Keeps a dense K x K matrix of canonical squared distances (distance.hpp), row minima and
 /// the global minimum pair. Candidates are screened with float32 distances and a rigorous
@@ -82,7 +82,7 @@ class SequentialCoreset {
   MinPair min_pair_{-1, -1, 0.0};
 };
 
-/// Melds point sets (base first) into a coreset of the given capacity (SPEC §2): offers all
+/// Melds point sets (base first) into a coreset of the given capacity (docs/design.md §2): offers all
 /// points in turn, repeated until a pass makes no replacement (at most max_passes passes).
 /// Each source is a row-major count x dim array.
 struct PointSet {

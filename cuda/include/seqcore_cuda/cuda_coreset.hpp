@@ -1,4 +1,4 @@
-// CUDA backend of the sequential coreset (SPEC §2): the same decisions as
+// CUDA backend of the sequential coreset (docs/design.md §2): the same decisions as
 // seqcore::SequentialCoreset, with the whole state (points, K x K canonical distances, row
 // minima, global minimum pair) in device memory of one GPU.
 #pragma once

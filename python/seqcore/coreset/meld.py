@@ -1,4 +1,4 @@
-"""Melding coresets (SPEC §2): combine trained coresets without feature extraction."""
+"""Melding coresets (docs/design.md §2): combine trained coresets without feature extraction."""
 from __future__ import annotations
 
 from typing import Any, Sequence
