@@ -2,7 +2,8 @@
 melding: small and obviously correct, used by tests and as the benchmark baseline."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -143,4 +143,5 @@ class SequentialCoreset:
         return rows
 
     def __repr__(self) -> str:
-        return f"SequentialCoreset(capacity={self._capacity}, dim={self._dim}, size={self.size}, device={self._device!r})"
+        return (f"SequentialCoreset(capacity={self._capacity}, dim={self._dim}, size={self.size}, "
+                f"device={self._device!r})")
