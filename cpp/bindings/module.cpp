@@ -12,6 +12,7 @@
 #include "float_array.hpp"
 #include "seqcore/coreset.hpp"
 #include "seqcore/distance.hpp"
+#include "seqcore/kcenter.hpp"
 #include "seqcore/model_file.hpp"
 #include "seqcore/point_index.hpp"
 
@@ -52,10 +53,10 @@ class PyCoreset {
   py::array_t<double> distance_matrix() {
     std::lock_guard<std::mutex> lock(mutex_);
     const std::size_t n = core_.size();
+    const std::vector<double> sq = core_.sqdist_matrix();
     py::array_t<double> out({n, n});
     double* o = out.mutable_data();
-    for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t j = 0; j < n; ++j) o[i * n + j] = std::sqrt(core_.sqdist(i, j));
+    for (std::size_t i = 0; i < sq.size(); ++i) o[i] = std::sqrt(sq[i]);
     return out;
   }
 

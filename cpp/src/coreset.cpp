@@ -70,6 +70,13 @@ std::vector<float> SequentialCoreset::points() const {
   return std::vector<float>(points_.begin(), points_.begin() + static_cast<std::ptrdiff_t>(size_ * dim_));
 }
 
+std::vector<double> SequentialCoreset::sqdist_matrix() const {
+  std::vector<double> out(size_ * size_);
+  for (std::size_t i = 0; i < size_; ++i)
+    std::copy_n(dist_.data() + i * capacity_, size_, out.data() + i * size_);
+  return out;
+}
+
 void SequentialCoreset::canonical_row(const float* p, double* row) const {
   // Panel by panel, dimension-sequential: each row[k] accumulates exactly like
   // canonical_sqdist(p, point(k)) (same order, no contraction), vectorized across k.
