@@ -16,8 +16,9 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -48,7 +49,7 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def naive_loop(points: torch.Tensor, candidates: torch.Tensor, seconds: float) -> dict[str, float]:
-    """Per-candidate torch loop (the SPEC §8 baseline): distances, global minimum, update."""
+    """Per-candidate torch loop (the docs/design.md §8 baseline): distances, global minimum, update."""
     x = points.clone()
     dmat = torch.cdist(x, x)
     dmat.fill_diagonal_(float("inf"))
@@ -180,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     if not torch.cuda.is_available():
         print("no CUDA GPU visible", file=sys.stderr)
         return 1
-    torch.backends.cuda.matmul.allow_tf32 = False  # fp32 baseline, as in SPEC §8
+    torch.backends.cuda.matmul.allow_tf32 = False  # fp32 baseline, as in docs/design.md §8
     name = torch.cuda.get_device_name(0)
     print(f"GPU: {name}", flush=True)
     report: dict[str, Any] = {"device": name, "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -1,4 +1,4 @@
-"""Benchmark of the nearest-neighbour backends that score patches (SPEC §4).
+"""Benchmark of the nearest-neighbour backends that score patches (docs/design.md §4).
 
 Times nearest_neighbors per available backend (faiss, core, torch; cuda with a GPU) against
 a K=2048 bank of d=152 features, for one 256×256 image (1024 patch queries) and for a

@@ -7,7 +7,7 @@ synthetic: 2048×2448 procedural surfaces at 5/20/50 images (full resolution, ti
 Expected: sequential flat (largest ≤ 1.1× smallest), greedy growing with the data.
 
     nice python benchmarks/bench_memory.py                     # everything (long)
-    python benchmarks/bench_memory.py --sets magnetic --sizes-magnetic 10 20 --out /tmp/m.json
+    python benchmarks/bench_memory.py --sets magnetic --sizes-magnetic 10 20 --out m.json
 """
 from __future__ import annotations
 
@@ -63,20 +63,14 @@ class SyntheticSurfaces:
         return np.clip(base, 0, 255).astype(np.uint8)
 
 
-def data_root() -> Path:
-    for path in (REPO.parent / "shared" / "data" / "magnetic_tile", Path("/work/shared/data/magnetic_tile")):
-        if (path / "split.csv").is_file():
-            return path
-    raise SystemExit("magnetic-tile data not found beside the repository")
-
-
 def child(args: argparse.Namespace) -> None:
     """Fit one configuration and print a JSON line with its memory figures."""
     from seqcore.data import MagneticTileDataset
+    from seqcore.data.data_root import data_root
     from seqcore.model import SequentialPatchCore
 
     if args.set == "magnetic":
-        train = MagneticTileDataset(data_root(), "train")
+        train = MagneticTileDataset(data_root("magnetic_tile"), "train")
         data = _Subset(train, args.n)
         model = SequentialPatchCore(capacity=args.capacity, method=args.method, resize_short_side=256)
     elif args.set == "synthetic":
@@ -85,7 +79,7 @@ def child(args: argparse.Namespace) -> None:
     else:
         data = SyntheticSurfaces(args.n, shape=(4000, 4700))
         model = SequentialPatchCore(capacity=args.capacity, method=args.method)
-    model.extractor  # load the backbone before measuring the baseline
+    _ = model.extractor  # load the backbone before measuring the baseline
     before = vm_rss_mb()
     start = time.perf_counter()
     report = model.fit(data, epochs=args.epochs, progress=False)

@@ -1,6 +1,6 @@
 """Benchmark of the synthetic generator on a full 2448×2050 frame.
 
-1. Water stains (SPEC §6): the Numba kernel against the plain NumPy version of the same
+1. Water stains (docs/design.md §6): the Numba kernel against the plain NumPy version of the same
    algorithm, in the same run, after JIT warm-up (target: >= 5x).
 2. A full surface render (texture, 3 defects, fingerprint, sticker, water stains, ring-light
    shading, camera) (target: < 3 s on the 2-core development CPU).
@@ -14,8 +14,8 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numba
 import numpy as np

@@ -1,4 +1,4 @@
-"""Shared fixtures (the real magnetic-tile data set beside the repository) and the Hypothesis
+"""Shared fixtures (the real magnetic-tile data set, via seqcore.data.data_root) and the Hypothesis
 profiles: "ci" (derandomized, fixed size) when $CI is set, else the longer random "dev"."""
 from __future__ import annotations
 
@@ -12,14 +12,16 @@ settings.register_profile("ci", derandomize=True, max_examples=20, deadline=None
 settings.register_profile("dev", max_examples=40, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
-REPO = Path(__file__).resolve().parents[1]
-_CANDIDATES = (REPO.parent / "shared" / "data" / "magnetic_tile", Path("/work/shared/data/magnetic_tile"))
-
 
 @pytest.fixture(scope="session")
 def magnetic_tile_root() -> Path:
-    """Root of ../shared/data/magnetic_tile; skips the test when the data is absent."""
-    for path in _CANDIDATES:
-        if (path / "split.csv").is_file():
-            return path
-    pytest.skip("magnetic-tile data not found beside the repository")
+    """Root of the magnetic_tile data set ($SEQCORE_DATA or ../shared/data); skips when absent."""
+    from seqcore.data.data_root import data_root  # imported here: seqcore.data loads cv2 and numba
+
+    try:
+        path = data_root("magnetic_tile")
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    if not (path / "split.csv").is_file():
+        pytest.skip(f"{path} has no split.csv")
+    return path

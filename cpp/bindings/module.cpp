@@ -12,6 +12,7 @@
 #include "float_array.hpp"
 #include "seqcore/coreset.hpp"
 #include "seqcore/distance.hpp"
+#include "seqcore/kcenter.hpp"
 #include "seqcore/model_file.hpp"
 #include "seqcore/point_index.hpp"
 
@@ -26,7 +27,6 @@ namespace {
 class PyCoreset {
  public:
   PyCoreset(std::size_t capacity, std::size_t dim) : core_(capacity, dim) {}
-  explicit PyCoreset(seqcore::SequentialCoreset&& core) : core_(std::move(core)) {}
 
   std::size_t capacity() const { return core_.capacity(); }
   std::size_t dim() const { return core_.dim(); }
@@ -52,10 +52,10 @@ class PyCoreset {
   py::array_t<double> distance_matrix() {
     std::lock_guard<std::mutex> lock(mutex_);
     const std::size_t n = core_.size();
+    const std::vector<double> sq = core_.sqdist_matrix();
     py::array_t<double> out({n, n});
     double* o = out.mutable_data();
-    for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t j = 0; j < n; ++j) o[i * n + j] = std::sqrt(core_.sqdist(i, j));
+    for (std::size_t i = 0; i < sq.size(); ++i) o[i] = std::sqrt(sq[i]);
     return out;
   }
 
@@ -133,17 +133,6 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("queries"), py::arg("points"), py::arg("chunk_size") = 2048,
       "Nearest row of points for each query: (float32 distance, int64 index); no coreset matrix");
-
-  m.def(
-      "meld",
-      [](const std::vector<FloatArray>& sources, std::size_t dim, std::size_t capacity, std::size_t max_passes) {
-        std::vector<seqcore::PointSet> sets;
-        for (const FloatArray& s : sources) sets.push_back({s.data(), rows_of(s, dim, "source")});
-        py::gil_scoped_release release;
-        return new PyCoreset(seqcore::meld(sets, dim, capacity, max_passes));
-      },
-      py::arg("sources"), py::arg("dim"), py::arg("capacity"), py::arg("max_passes") = 100,
-      "Melds point sets (base first) into a new coreset (SPEC §2)");
 
   m.def(
       "greedy_kcenter",

@@ -1,4 +1,4 @@
-// SequentialCoreset: the SPEC §2 rule with an exact dense distance matrix, incremental
+// SequentialCoreset: the docs/design.md §2 rule with an exact dense distance matrix, incremental
 // row/column updates and float32 screening settled by canonical distances.
 #include "seqcore/coreset.hpp"
 
@@ -68,6 +68,13 @@ SequentialCoreset::SequentialCoreset(std::size_t capacity, std::size_t dim)
 
 std::vector<float> SequentialCoreset::points() const {
   return std::vector<float>(points_.begin(), points_.begin() + static_cast<std::ptrdiff_t>(size_ * dim_));
+}
+
+std::vector<double> SequentialCoreset::sqdist_matrix() const {
+  std::vector<double> out(size_ * size_);
+  for (std::size_t i = 0; i < size_; ++i)
+    std::copy_n(dist_.data() + i * capacity_, size_, out.data() + i * size_);
+  return out;
 }
 
 void SequentialCoreset::canonical_row(const float* p, double* row) const {

@@ -8,8 +8,7 @@
 
 #include "parallel.hpp"
 #include "simd.hpp"
-#include "seqcore/coreset.hpp"
-
+#include "seqcore/kcenter.hpp"
 
 namespace seqcore {
 namespace {

@@ -15,6 +15,7 @@
 
 #include "seqcore/coreset.hpp"
 #include "seqcore/distance.hpp"
+#include "seqcore/kcenter.hpp"
 #include "seqcore/model_file.hpp"
 #include "seqcore/point_index.hpp"
 

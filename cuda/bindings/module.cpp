@@ -42,9 +42,9 @@ const float* device_rows(std::uintptr_t ptr, std::size_t count, std::size_t dim,
 }
 
 /// Python-facing CUDA coreset: the device state plus a lock.
-class PyCudaCoreset {
+class PyCoreset {
  public:
-  PyCudaCoreset(std::size_t capacity, std::size_t dim, int device) : core_(capacity, dim, device) {}
+  PyCoreset(std::size_t capacity, std::size_t dim, int device) : core_(capacity, dim, device) {}
 
   std::size_t capacity() const { return core_.capacity(); }
   std::size_t dim() const { return core_.dim(); }
@@ -68,7 +68,7 @@ class PyCudaCoreset {
   }
 
   py::tuple min_pair() {
-    seqcore::cuda::CudaMinPair mp{};
+    seqcore::MinPair mp{};
     {
       py::gil_scoped_release release;
       std::lock_guard<std::mutex> lock(mutex_);
@@ -78,7 +78,7 @@ class PyCudaCoreset {
   }
 
   py::dict stats() {
-    seqcore::cuda::CudaOfferStats s{};
+    seqcore::cuda::OfferStats s{};
     {
       py::gil_scoped_release release;
       std::lock_guard<std::mutex> lock(mutex_);
@@ -142,7 +142,7 @@ class PyCudaCoreset {
     {
       py::gil_scoped_release release;
       std::lock_guard<std::mutex> lock(mutex_);
-      replaced = on_device ? core_.offer_device(data, count, n, s) : core_.offer_host(data, count, n, s);
+      replaced = on_device ? core_.offer_batch_device(data, count, n, s) : core_.offer_batch(data, count, n, s);
     }
     if (!details) return py::int_(replaced);
     return py::make_tuple(replaced, nearest, slot);
@@ -152,13 +152,13 @@ class PyCudaCoreset {
     return nearest_result(count, [&](float* d, std::int64_t* ix) {
       std::lock_guard<std::mutex> lock(mutex_);
       if (on_device)
-        core_.query_device(data, count, chunk_size, d, ix);
+        core_.query_device(data, count, d, ix, chunk_size);
       else
-        core_.query_host(data, count, chunk_size, d, ix);
+        core_.query(data, count, d, ix, chunk_size);
     });
   }
 
-  seqcore::cuda::CudaCoreset core_;
+  seqcore::cuda::SequentialCoreset core_;
   std::mutex mutex_;
 };
 
@@ -177,25 +177,25 @@ PYBIND11_MODULE(_cuda, m) {
   m.def("device_count", &seqcore::cuda::device_count, "Visible CUDA devices (0 without driver or GPU)");
   m.def("device_name", &seqcore::cuda::device_name, py::arg("device") = 0, "Name of a CUDA device");
 
-  py::class_<PyCudaCoreset>(m, "SequentialCoreset")
+  py::class_<PyCoreset>(m, "SequentialCoreset")
       .def(py::init<std::size_t, std::size_t, int>(), py::arg("capacity"), py::arg("dim"), py::arg("device") = 0)
-      .def_property_readonly("capacity", &PyCudaCoreset::capacity)
-      .def_property_readonly("dim", &PyCudaCoreset::dim)
-      .def_property_readonly("size", &PyCudaCoreset::size)
-      .def_property_readonly("device", &PyCudaCoreset::device)
-      .def("points", &PyCudaCoreset::points, "Copy of the stored points (size, dim) float32")
-      .def("min_pair", &PyCudaCoreset::min_pair, "(i, j, Euclidean distance) of the closest pair")
-      .def("distance_matrix", &PyCudaCoreset::distance_matrix, "(size, size) float64 Euclidean, +inf diagonal")
-      .def("stats", &PyCudaCoreset::stats,
+      .def_property_readonly("capacity", &PyCoreset::capacity)
+      .def_property_readonly("dim", &PyCoreset::dim)
+      .def_property_readonly("size", &PyCoreset::size)
+      .def_property_readonly("device", &PyCoreset::device)
+      .def("points", &PyCoreset::points, "Copy of the stored points (size, dim) float32")
+      .def("min_pair", &PyCoreset::min_pair, "(i, j, Euclidean distance) of the closest pair")
+      .def("distance_matrix", &PyCoreset::distance_matrix, "(size, size) float64 Euclidean, +inf diagonal")
+      .def("stats", &PyCoreset::stats,
            "Offer-loop counters since construction: replacements, rounds, exact, recomputed")
-      .def("offer_batch", &PyCudaCoreset::offer_batch, py::arg("candidates"), py::arg("details") = false,
+      .def("offer_batch", &PyCoreset::offer_batch, py::arg("candidates"), py::arg("details") = false,
            "Offers rows in order; replacements, or (replacements, nearest, slot) with details")
-      .def("offer_batch_ptr", &PyCudaCoreset::offer_batch_ptr, py::arg("ptr"), py::arg("count"),
+      .def("offer_batch_ptr", &PyCoreset::offer_batch_ptr, py::arg("ptr"), py::arg("count"),
            py::arg("details") = false,
            "offer_batch on device memory: ptr to count x dim contiguous float32 on this device")
-      .def("query", &PyCudaCoreset::query, py::arg("queries"), py::arg("chunk_size") = 2048,
+      .def("query", &PyCoreset::query, py::arg("queries"), py::arg("chunk_size") = 2048,
            "Nearest stored point of each query: (float32 distance, int64 index)")
-      .def("query_ptr", &PyCudaCoreset::query_ptr, py::arg("ptr"), py::arg("count"), py::arg("chunk_size") = 2048,
+      .def("query_ptr", &PyCoreset::query_ptr, py::arg("ptr"), py::arg("count"), py::arg("chunk_size") = 2048,
            "query on device memory: ptr to count x dim contiguous float32 on this device");
 
   m.def(

@@ -130,7 +130,7 @@ std::string device_name(int device) {
   return prop.name;
 }
 
-struct CudaCoreset::State {
+struct SequentialCoreset::State {
   std::size_t capacity, dim, size = 0;
   int device, num_sms = 1;
   ScreenBounds bounds;
@@ -305,7 +305,7 @@ struct CudaCoreset::State {
   }
 };
 
-CudaCoreset::CudaCoreset(std::size_t capacity, std::size_t dim, int device) {
+SequentialCoreset::SequentialCoreset(std::size_t capacity, std::size_t dim, int device) {
   if (capacity == 0) throw std::invalid_argument("capacity must be positive");
   if (dim == 0) throw std::invalid_argument("dim must be positive");
   if (capacity > kMaxCapacity) throw std::invalid_argument("capacity too large for the CUDA backend (max 65536)");
@@ -349,7 +349,7 @@ CudaCoreset::CudaCoreset(std::size_t capacity, std::size_t dim, int device) {
   SEQCORE_CUDA_CHECK(cudaMemcpy(s.state.get(), &init, sizeof(init), cudaMemcpyHostToDevice));
 }
 
-CudaCoreset::~CudaCoreset() {
+SequentialCoreset::~SequentialCoreset() {
   if (s_) {
     int previous = 0;
     cudaGetDevice(&previous);
@@ -359,12 +359,12 @@ CudaCoreset::~CudaCoreset() {
   }
 }
 
-std::size_t CudaCoreset::capacity() const noexcept { return s_->capacity; }
-std::size_t CudaCoreset::dim() const noexcept { return s_->dim; }
-std::size_t CudaCoreset::size() const noexcept { return s_->size; }
-int CudaCoreset::device() const noexcept { return s_->device; }
+std::size_t SequentialCoreset::capacity() const noexcept { return s_->capacity; }
+std::size_t SequentialCoreset::dim() const noexcept { return s_->dim; }
+std::size_t SequentialCoreset::size() const noexcept { return s_->size; }
+int SequentialCoreset::device() const noexcept { return s_->device; }
 
-std::vector<float> CudaCoreset::points() const {
+std::vector<float> SequentialCoreset::points() const {
   DeviceGuard guard(s_->device);
   const std::size_t n = s_->size, d = s_->dim, ld = s_->capacity;
   std::vector<float> xt(d * ld);
@@ -375,20 +375,20 @@ std::vector<float> CudaCoreset::points() const {
   return out;
 }
 
-CudaMinPair CudaCoreset::min_pair() const {
+MinPair SequentialCoreset::min_pair() const {
   DeviceGuard guard(s_->device);
   global_min(s_->row_val.get(), s_->row_idx.get(), static_cast<int>(s_->size), s_->state.get());
   const LoopState st = s_->read_state();
-  return CudaMinPair{st.gi, st.gj, st.dm};
+  return MinPair{st.gi, st.gj, st.dm};
 }
 
-CudaOfferStats CudaCoreset::stats() const {
+OfferStats SequentialCoreset::stats() const {
   DeviceGuard guard(s_->device);
   const LoopState st = s_->read_state();
-  return CudaOfferStats{st.n_replaced, st.n_rounds, st.n_exact, st.n_recomputed + st.n_dirty_cands};
+  return OfferStats{st.n_replaced, st.n_rounds, st.n_exact, st.n_recomputed + st.n_dirty_cands};
 }
 
-std::vector<double> CudaCoreset::sqdist_matrix() const {
+std::vector<double> SequentialCoreset::sqdist_matrix() const {
   DeviceGuard guard(s_->device);
   const std::size_t n = s_->size, ld = s_->capacity;
   std::vector<double> rows(n * ld);
@@ -399,15 +399,15 @@ std::vector<double> CudaCoreset::sqdist_matrix() const {
   return out;
 }
 
-std::size_t CudaCoreset::offer_device(const float* candidates, std::size_t count, float* nearest,
-                                      std::int64_t* slot) {
+std::size_t SequentialCoreset::offer_batch_device(const float* candidates, std::size_t count, float* nearest,
+                                                 std::int64_t* slot) {
   if ((nearest == nullptr) != (slot == nullptr)) throw std::invalid_argument("nearest and slot go together");
   DeviceGuard guard(s_->device);
   return s_->offer(candidates, count, nearest, slot);
 }
 
-std::size_t CudaCoreset::offer_host(const float* candidates, std::size_t count, float* nearest,
-                                    std::int64_t* slot) {
+std::size_t SequentialCoreset::offer_batch(const float* candidates, std::size_t count, float* nearest,
+                                          std::int64_t* slot) {
   if ((nearest == nullptr) != (slot == nullptr)) throw std::invalid_argument("nearest and slot go together");
   DeviceGuard guard(s_->device);
   const std::size_t chunk = chunk_rows(s_->dim);
@@ -422,16 +422,16 @@ std::size_t CudaCoreset::offer_host(const float* candidates, std::size_t count, 
   return replaced;
 }
 
-void CudaCoreset::query_host(const float* queries, std::size_t count, std::size_t chunk, float* distance,
-                             std::int64_t* index) const {
+void SequentialCoreset::query(const float* queries, std::size_t count, float* distance, std::int64_t* index,
+                              std::size_t chunk_size) const {
   DeviceGuard guard(s_->device);
-  s_->query(queries, false, count, chunk, distance, index);
+  s_->query(queries, false, count, chunk_size, distance, index);
 }
 
-void CudaCoreset::query_device(const float* queries, std::size_t count, std::size_t chunk, float* distance,
-                               std::int64_t* index) const {
+void SequentialCoreset::query_device(const float* queries, std::size_t count, float* distance, std::int64_t* index,
+                                     std::size_t chunk_size) const {
   DeviceGuard guard(s_->device);
-  s_->query(queries, true, count, chunk, distance, index);
+  s_->query(queries, true, count, chunk_size, distance, index);
 }
 
 bool device_all_finite(const float* data, std::size_t count, int device) {

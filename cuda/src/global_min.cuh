@@ -1,4 +1,4 @@
-// Block-wide search of the global minimum pair from the row minima (SPEC §2 tie rule:
+// Block-wide search of the global minimum pair from the row minima (docs/design.md §2 tie rule:
 // smallest distance, then smallest min(i, j), then smallest max(i, j)).
 #pragma once
 

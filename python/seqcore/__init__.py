@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the only place the version is written (pyproject.toml and CMake read it)
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {

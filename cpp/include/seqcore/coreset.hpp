@@ -1,23 +1,18 @@
-// Sequential coreset (SPEC §2): a bounded memory bank of feature vectors that keeps
+// Sequential coreset (docs/design.md §2): a bounded memory bank of feature vectors that keeps
 // replacing one point of its closest pair by any candidate farther from the bank than
 // that pair is apart.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <vector>
+
+#include "seqcore/min_pair.hpp"
 
 namespace seqcore {
 
-/// Closest pair (i < j) with its canonical squared distance; (-1, -1, +inf) below 2 points.
-struct MinPair {
-  std::int64_t i;
-  std::int64_t j;
-  double sqdist;
-};
-
-/// Coreset of capacity K over d-dimensional float32 points (SPEC §2).
+/// Coreset of capacity K over d-dimensional float32 points (docs/design.md §2). The CUDA
+/// backend (seqcore::cuda::SequentialCoreset) has the same methods and decisions.
 ///
 /// Keeps a dense K x K matrix of canonical squared distances (distance.hpp), row minima and
 /// the global minimum pair. Candidates are screened with float32 distances and a rigorous
@@ -41,6 +36,8 @@ class SequentialCoreset {
   MinPair min_pair() const noexcept { return min_pair_; }
   /// Canonical squared distance between stored points i and j (+inf when i == j).
   double sqdist(std::size_t i, std::size_t j) const noexcept { return dist_[i * capacity_ + j]; }
+  /// All of them: row-major size() x size(), +inf diagonal.
+  std::vector<double> sqdist_matrix() const;
 
   /// Offers one candidate (dim() floats); true when it was stored (appended or replaced).
   /// Optional outputs: canonical squared distance to the nearest stored point before the
@@ -82,7 +79,7 @@ class SequentialCoreset {
   MinPair min_pair_{-1, -1, 0.0};
 };
 
-/// Melds point sets (base first) into a coreset of the given capacity (SPEC §2): offers all
+/// Melds point sets (base first) into a coreset of the given capacity (docs/design.md §2): offers all
 /// points in turn, repeated until a pass makes no replacement (at most max_passes passes).
 /// Each source is a row-major count x dim array.
 struct PointSet {
@@ -91,13 +88,5 @@ struct PointSet {
 };
 SequentialCoreset meld(const std::vector<PointSet>& sources, std::size_t dim, std::size_t capacity,
                        std::size_t max_passes = 100);
-
-/// Greedy k-center (PatchCore's coreset baseline): starting from index start, repeatedly
-/// picks the point farthest (Euclidean) from the points picked so far. Returns min(k, n)
-/// distinct indices in selection order; ties pick the smallest index. `progress`, when set,
-/// is called with the number of points picked so far after each pick.
-std::vector<std::int64_t> greedy_kcenter(const float* features, std::size_t count, std::size_t dim,
-                                         std::size_t k, std::size_t start = 0,
-                                         const std::function<void(std::size_t)>& progress = {});
 
 }  // namespace seqcore

@@ -7,7 +7,7 @@
 // multiply-add; compile with -ffp-contract=off, use __dmul_rn/__dadd_rn on CUDA).
 // Fast backends may screen with cheaper float32 arithmetic, but must fall back to this
 // function whenever the screen cannot decide with certainty. Decisions compare these
-// squared values directly (d_p^2 > d_m^2, ties per SPEC §2), never their square roots.
+// squared values directly (d_p^2 > d_m^2, ties per docs/design.md §2), never their square roots.
 #pragma once
 
 #include <cstddef>

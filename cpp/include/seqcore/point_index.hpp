@@ -1,4 +1,4 @@
-// Scoring against a fixed memory bank (SPEC §4): nearest-point queries without the
+// Scoring against a fixed memory bank (docs/design.md §4): nearest-point queries without the
 // coreset's K x K distance matrix, for production lines that only predict.
 #pragma once
 

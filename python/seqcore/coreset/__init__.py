@@ -1,4 +1,4 @@
-"""Sequential coreset (SPEC §2): compiled CPU/CUDA backends, NumPy reference, greedy
+"""Sequential coreset (docs/design.md §2): compiled CPU/CUDA backends, NumPy reference, greedy
 k-center baseline and melding."""
 from seqcore.coreset.kcenter import greedy_kcenter
 from seqcore.coreset.meld import meld

@@ -1,4 +1,4 @@
-"""Greedy k-center selection: the original PatchCore coreset baseline (SPEC §2 Reference)."""
+"""Greedy k-center selection: the original PatchCore coreset baseline (docs/design.md §2 Reference)."""
 from __future__ import annotations
 
 from typing import Any

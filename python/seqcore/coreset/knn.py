@@ -1,5 +1,5 @@
 """Exact nearest-neighbour search (k = 1, Euclidean) of patch features against a memory
-bank, in chunks of queries so that memory stays bounded (SPEC §4).
+bank, in chunks of queries so that memory stays bounded (docs/design.md §4).
 
 Backends: "faiss" (IndexFlatL2; a GPU index when FAISS was built with GPU support), "core"
 (the C++ core's PointIndex), "cuda" (seqcore's own kernels), "torch" (matmul + min on the
@@ -10,7 +10,8 @@ tolerance.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

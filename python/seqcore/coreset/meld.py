@@ -1,7 +1,8 @@
-"""Melding coresets (SPEC §2): combine trained coresets without feature extraction."""
+"""Melding coresets (docs/design.md §2): combine trained coresets without feature extraction."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from seqcore.coreset._validate import as_points, positive_int
 from seqcore.coreset.reference import ReferenceCoreset

@@ -1,8 +1,9 @@
-"""Pure NumPy float64 reference of the sequential coreset (SPEC §2), greedy k-center and
+"""Pure NumPy float64 reference of the sequential coreset (docs/design.md §2), greedy k-center and
 melding: small and obviously correct, used by tests and as the benchmark baseline."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -117,7 +118,7 @@ class ReferenceCoreset:
 
 
 def reference_meld(sources: Sequence[np.ndarray], capacity: int, max_passes: int = 100) -> ReferenceCoreset:
-    """SPEC §2 melding: offer every source in turn until a pass makes no replacement."""
+    """docs/design.md §2 melding: offer every source in turn until a pass makes no replacement."""
     core = ReferenceCoreset(capacity, sources[0].shape[1])
     for _ in range(max_passes):
         if sum(core.offer_batch(s) for s in sources) == 0:

@@ -1,4 +1,4 @@
-"""SequentialCoreset: the Python face of the compiled coreset (SPEC §2) on CPU or CUDA.
+"""SequentialCoreset: the Python face of the compiled coreset (docs/design.md §2) on CPU or CUDA.
 
 Backends are classes with one interface: ``seqcore._core.SequentialCoreset(capacity, dim)``
 (CPU) and ``seqcore._cuda.SequentialCoreset(capacity, dim, device_index)`` (CUDA, with
@@ -48,7 +48,7 @@ def _backend(capacity: int, dim: int, device: str) -> Any:
 
 
 class SequentialCoreset:
-    """Bounded memory bank of float32 feature vectors kept by the SPEC §2 replacement rule.
+    """Bounded memory bank of float32 feature vectors kept by the docs/design.md §2 replacement rule.
 
     Decisions are bit-identical across backends (canonical distance, distance.hpp).
     """
@@ -143,4 +143,5 @@ class SequentialCoreset:
         return rows
 
     def __repr__(self) -> str:
-        return f"SequentialCoreset(capacity={self._capacity}, dim={self._dim}, size={self.size}, device={self._device!r})"
+        return (f"SequentialCoreset(capacity={self._capacity}, dim={self._dim}, size={self.size}, "
+                f"device={self._device!r})")
