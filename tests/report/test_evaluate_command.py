@@ -49,7 +49,8 @@ def test_labelme_folder_with_impurities(tmp_path):
     label_map = {"scratch": "scratch", "Scratch": "scratch", "dent": "dent", "stain": "water_stain"}
     (tmp_path / "labels.json").write_text(json.dumps(label_map))
     _save_map(tmp_path / "pred", "plate", np.zeros((20, 30)) + np.eye(20, 30))
-    rc = main(["evaluate", str(tmp_path / "pred"), "-o", str(tmp_path / "out"), "--dataset", "labelme", str(tmp_path / "ann"),
+    rc = main(["evaluate", str(tmp_path / "pred"), "-o", str(tmp_path / "out"), "--dataset", "labelme",
+               str(tmp_path / "ann"),
                "--label-map", str(tmp_path / "labels.json"), "--impurities", "water_stain", "--threshold", "0.5"])
     assert rc == 0
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
+import numpy as np
+
 from seqcore.data.images import ImageReadError, read_image
 from seqcore.data.sample import GroundTruth, GroundTruthLoader, Sample
 
@@ -75,5 +77,5 @@ class Dataset(Sequence[Sample]):
                 self.skipped.append(exc)
                 warnings.warn(f"skipping unreadable image: {exc}", stacklevel=2)
 
-    def _sample(self, entry: Entry, image) -> Sample:
+    def _sample(self, entry: Entry, image: np.ndarray) -> Sample:
         return Sample(entry.name, image, entry.label, entry.load_gt)

@@ -41,7 +41,8 @@ def read_labelme(
     for number, shape in enumerate(shapes):
         label = shape.get("label")
         if label not in label_map:
-            raise ValueError(f"{path}: shape {number} has label {label!r} missing from the label table {sorted(label_map)}")
+            raise ValueError(f"{path}: shape {number} has label {label!r} missing from the label table "
+                             f"{sorted(label_map)}")
         class_name = label_map[label]
         if class_name not in ids:
             raise ValueError(f"{path}: class {class_name!r} (label {label!r}) has no class id in {ids}")
@@ -102,7 +103,8 @@ class LabelMeDataset(Dataset):
         if not root.is_dir():
             raise FileNotFoundError(f"LabelMe folder not found: {root}")
         impurities = list(impurity_classes)
-        defects = list(defect_classes) if defect_classes is not None else sorted(set(label_map.values()) - set(impurities))
+        defects = (list(defect_classes) if defect_classes is not None
+                   else sorted(set(label_map.values()) - set(impurities)))
         unknown = sorted(set(label_map.values()) - set(defects) - set(impurities))
         if unknown:
             raise ValueError(f"label table classes {unknown} are neither defect nor impurity classes")

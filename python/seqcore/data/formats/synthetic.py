@@ -110,8 +110,11 @@ class SyntheticDataset(Dataset):
         image, mask = self.folder / "images" / f"{name}.png", self.folder / "masks" / f"{name}.png"
         params = self.folder / "params" / f"{name}.json"
         names = self.class_names
-        return Entry(name, image, "", lambda: read_class_instance_mask(mask, names, border_px(params), image_size(image)),
-                     mask)
+
+        def load() -> GroundTruth:
+            return read_class_instance_mask(mask, names, border_px(params), image_size(image))
+
+        return Entry(name, image, "", load, mask)
 
     def _sample(self, entry: Entry, image: np.ndarray) -> Sample:
         gt = entry.ground_truth()
