@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import json
 import warnings
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -210,3 +211,19 @@ def test_open_dataset_dispatch(tmp_path):
         open_dataset("labelme", tmp_path)
     with pytest.raises(FileNotFoundError, match="no variant 'Synth_WS'"):
         open_dataset("synthetic", tmp_path)
+
+
+@pytest.mark.slow
+def test_kolektorsdd_reads_as_mvtec_with_a_validation_split():
+    root = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "kolektorsdd"
+    if not root.is_dir():
+        pytest.skip(f"KolektorSDD not found at {root}")
+    counts = {split: {label: sum(e.label == label for e in open_dataset("mvtec", root, split).entries)
+                      for label in ("good", "crack")} for split in ("train", "val", "test")}
+    assert counts == {"train": {"good": 247, "crack": 0}, "val": {"good": 30, "crack": 20},
+                      "test": {"good": 70, "crack": 32}}
+    test = open_dataset("mvtec", root, "test")
+    assert all(e.annotation_path is not None for e in test.entries if e.label == "crack")
+    crack = next(e for e in test.entries if e.label == "crack")
+    gt = crack.ground_truth()
+    assert gt.shape == read_image(crack.image_path).shape[:2] and gt.class_mask.any()
