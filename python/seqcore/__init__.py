@@ -24,7 +24,7 @@ _EXPORTS: dict[str, str] = {
     "RingLight": "seqcore.synth.shading",
     "DatasetConfig": "seqcore.synth.dataset",
     "write_dual_dataset": "seqcore.synth.dataset",
-    "SyntheticDataset": "seqcore.data.synthetic",
+    "SyntheticDataset": "seqcore.data",
     "SequentialCoreset": "seqcore.coreset",
     "ReferenceCoreset": "seqcore.coreset",
     "meld": "seqcore.coreset",

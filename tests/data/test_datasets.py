@@ -1,13 +1,26 @@
-"""Datasets (folder, MVTec AD, magnetic tile) and robust image reading."""
+"""Datasets of every layout behind open_dataset, and robust image reading."""
 from __future__ import annotations
 
+import csv
+import json
 import warnings
+from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
-from seqcore.data import FolderDataset, ImageReadError, MagneticTileDataset, MVTecDataset, open_dataset, read_image
+from seqcore.data import (
+    DATASET_KINDS,
+    FolderDataset,
+    ImageReadError,
+    MagneticTileDataset,
+    MVTecDataset,
+    Sample,
+    open_dataset,
+    read_image,
+)
 
 
 def _save(path, array):
@@ -73,9 +86,9 @@ def test_mvtec_layout(tmp_path):
     mask = np.zeros((8, 8), np.uint8)
     mask[2:4, 2:5] = 255
     _save(cat / "ground_truth" / "broken" / "000_mask.png", mask)
-    train = MVTecDataset(tmp_path, "bottle", "train")
+    train = MVTecDataset(tmp_path, "train", "bottle")
     assert [s.label for s in train] == ["good"]
-    test = MVTecDataset(tmp_path, "bottle", "test")
+    test = MVTecDataset(tmp_path, "test", "bottle")
     assert test.defect_classes == ("broken",)
     broken = next(s for s in test if s.label == "broken")
     assert broken.name == "test/broken/000"
@@ -96,10 +109,121 @@ def test_magnetic_tile_splits(magnetic_tile_root):
         MagneticTileDataset(magnetic_tile_root, "holdout")
 
 
+def _mask(shape, box) -> np.ndarray:
+    mask = np.zeros(shape, np.uint8)
+    mask[box] = 255
+    return mask
+
+
+def _magnetic_tile(root, rows, shape=(8, 9), box=(slice(2, 4), slice(3, 6))) -> None:
+    """A magnetic-tile layout: split.csv and for each row a .jpg with its .png mask (defect at ``box``)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / "split.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", "class", "split"])
+        writer.writerows(rows)
+    for image, cls, _ in rows:
+        _save(root / image, np.full(shape, 100, np.uint8))
+        _save((root / image).with_suffix(".png"), _mask(shape, box if cls != "free" else (slice(0, 0),)))
+
+
+def test_magnetic_tile_table_with_all_five_public_classes(tmp_path):
+    classes = ["blowhole", "break", "crack", "fray", "uneven"]
+    rows = [[f"MT_{c.title()}/Imgs/{c}_{s}.jpg", c, s] for c in classes for s in ("val", "test")]
+    rows += [["MT_Free/Imgs/free_0.jpg", "free", "train"], ["MT_Free/Imgs/free_1.jpg", "free", "test"]]
+    _magnetic_tile(tmp_path, rows)
+    test = MagneticTileDataset(tmp_path, "test")
+    assert test.defect_classes == tuple(classes) and len(test) == 6
+    for entry in test.entries[:-1]:
+        gt = entry.ground_truth()
+        cid = classes.index(entry.label) + 1
+        assert gt.class_names[cid] == entry.label and gt.class_mask.sum() == 6 * cid
+    fray = next(s for s in test if s.label == "fray")
+    assert fray.name == "MT_Fray/Imgs/fray_test" and set(np.unique(fray.gt.class_mask)) == {0, 4}
+    assert [s.label for s in MagneticTileDataset(tmp_path, "train")] == ["free"]
+
+
+def _every_kind(tmp_path) -> dict[str, tuple[dict, list[str], tuple[str, ...]]]:
+    """One tiny dataset per kind: open_dataset arguments, expected names and defect classes."""
+    box = (slice(1, 3), slice(2, 5))
+    _save(tmp_path / "folder" / "a.png", np.zeros((6, 7), np.uint8))
+    _save(tmp_path / "mvtec" / "test" / "good" / "0.jpg", np.zeros((6, 7), np.uint8))
+    _save(tmp_path / "mvtec" / "test" / "dent" / "1.jpg", np.zeros((6, 7), np.uint8))
+    _save(tmp_path / "mvtec" / "ground_truth" / "dent" / "1_mask.png", _mask((6, 7), box))
+    _magnetic_tile(tmp_path / "mt", [["MT_Crack/Imgs/c.jpg", "crack", "test"], ["MT_Free/Imgs/f.jpg", "free", "test"]],
+                   (6, 7), box)
+    syn = tmp_path / "syn" / "Synth_WS"
+    (syn / "test" / "images").mkdir(parents=True)
+    (syn / "test" / "masks").mkdir()
+    (syn / "classes.json").write_text(json.dumps({"defects": ["dent"], "impurities": [], "ids": {"dent": 1}}))
+    cv2.imwrite(str(syn / "test" / "images" / "s.png"), np.zeros((6, 7), np.uint8))
+    value = np.zeros((6, 7), np.uint16)
+    value[box] = 1001
+    cv2.imwrite(str(syn / "test" / "masks" / "s.png"), value)
+    _save(tmp_path / "masks" / "m.png", _mask((6, 7), box))
+    _save(tmp_path / "images" / "m.jpg", np.zeros((6, 7), np.uint8))
+    lm = tmp_path / "lm"
+    _save(lm / "p.png", np.zeros((6, 7), np.uint8))
+    (lm / "p.json").write_text(json.dumps({"imagePath": "p.png", "imageHeight": 6, "imageWidth": 7, "shapes": [
+        {"label": "D", "shape_type": "rectangle", "points": [[2, 1], [4, 2]]}]}))
+    return {
+        "folder": ({"root": tmp_path / "folder"}, ["a"], ()),
+        "mvtec": ({"root": tmp_path / "mvtec", "split": "test"}, ["test/dent/1", "test/good/0"], ("dent",)),
+        "magnetic-tile": ({"root": tmp_path / "mt", "split": "test"}, ["MT_Crack/Imgs/c", "MT_Free/Imgs/f"],
+                          ("crack",)),
+        "synthetic": ({"root": tmp_path / "syn", "split": "test"}, ["s"], ("dent",)),
+        "masks": ({"root": tmp_path / "masks", "images": tmp_path / "images", "class_name": "dent"}, ["m"],
+                  ("dent",)),
+        "labelme": ({"root": lm, "label_map": {"D": "dent"}}, ["p"], ("dent",)),
+    }
+
+
+def test_open_dataset_reads_every_kind(tmp_path):
+    cases = _every_kind(tmp_path)
+    assert set(cases) == set(DATASET_KINDS)
+    for kind, (kwargs, names, defects) in cases.items():
+        ds = open_dataset(kind, **kwargs)
+        assert ds.names == names and ds.defect_classes == defects, kind
+        samples = list(ds)
+        assert all(isinstance(s, Sample) and s.image.shape[:2] == (6, 7) for s in samples), kind
+        defective = [s.gt.class_mask > 0 for s in samples if s.gt.class_mask.any()]
+        expected = _mask((6, 7), (slice(1, 3), slice(2, 5))) > 0
+        assert all(np.array_equal(d, expected) for d in defective), kind
+        assert len(defective) == (0 if kind == "folder" else 1), kind
+
+
+def test_ground_truth_loads_lazily(tmp_path):
+    kwargs, _, _ = _every_kind(tmp_path)["mvtec"]
+    ds = open_dataset("mvtec", **kwargs)
+    (tmp_path / "mvtec" / "ground_truth" / "dent" / "1_mask.png").unlink()
+    sample = ds[0]  # the image decodes without touching its annotation
+    assert sample.image.shape == (6, 7)
+    with pytest.raises(ImageReadError, match="1_mask.png: file not found"):
+        sample.gt
+
+
 def test_open_dataset_dispatch(tmp_path):
     _save(tmp_path / "a.png", np.zeros((8, 8), np.uint8))
     assert len(open_dataset("folder", tmp_path)) == 1
     with pytest.raises(ValueError, match="unknown dataset kind"):
         open_dataset("coco", tmp_path)
-    with pytest.raises(ValueError, match="category"):
-        open_dataset("mvtec", tmp_path)
+    with pytest.raises(ValueError, match="label map"):
+        open_dataset("labelme", tmp_path)
+    with pytest.raises(FileNotFoundError, match="no variant 'Synth_WS'"):
+        open_dataset("synthetic", tmp_path)
+
+
+@pytest.mark.slow
+def test_kolektorsdd_reads_as_mvtec_with_a_validation_split():
+    root = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "kolektorsdd"
+    if not root.is_dir():
+        pytest.skip(f"KolektorSDD not found at {root}")
+    counts = {split: {label: sum(e.label == label for e in open_dataset("mvtec", root, split).entries)
+                      for label in ("good", "crack")} for split in ("train", "val", "test")}
+    assert counts == {"train": {"good": 247, "crack": 0}, "val": {"good": 30, "crack": 20},
+                      "test": {"good": 70, "crack": 32}}
+    test = open_dataset("mvtec", root, "test")
+    assert all(e.annotation_path is not None for e in test.entries if e.label == "crack")
+    crack = next(e for e in test.entries if e.label == "crack")
+    gt = crack.ground_truth()
+    assert gt.shape == read_image(crack.image_path).shape[:2] and gt.class_mask.any()

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from seqcore.data.synthetic import SyntheticDataset
+from seqcore.data import SyntheticDataset
 from seqcore.synth.dataset import DatasetConfig, variant_names, write_dual_dataset
 from seqcore.synth.surface import CLASS_IDS, DEFECT_CLASSES
 from seqcore.synth.water_stains import WaterStainParams, stain_field
@@ -118,14 +118,10 @@ def test_cli_synth(tmp_path: Path, capsys) -> None:
     assert "give an output folder" in capsys.readouterr().err
 
 
-def test_evaluation_reader_agrees_with_dataset_reader(root: Path) -> None:
-    from seqcore.data.annotations import synthetic_split
-
-    split = synthetic_split(root, "Synth_WS", "test")
+def test_entries_load_the_same_ground_truth_as_samples(root: Path) -> None:
     ds = SyntheticDataset(root, "Synth_WS", "test")
-    assert [item.name for item in split.items] == ds.names
-    assert split.defect_classes == ds.defect_classes and split.impurity_classes == ds.impurity_classes
-    for item, sample in zip(split.items, ds):
-        gt = item.ground_truth()
+    assert ds.names == [e.name for e in ds.entries] and ds.defect_classes == tuple(DEFECT_CLASSES)
+    for entry, sample in zip(ds.entries, ds):
+        gt = entry.ground_truth()
         assert np.array_equal(gt.class_mask, sample.gt.class_mask)
         assert np.array_equal(gt.instance_mask, sample.gt.instance_mask)

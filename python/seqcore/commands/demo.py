@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _train(scenario: str, data: Path, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """Fit one model on the scenario's nominal training split; features are extracted once
     and reused by every epoch."""
-    from seqcore.data.synthetic import SyntheticDataset
+    from seqcore.data import SyntheticDataset
     from seqcore.model import SequentialPatchCore
 
     kwargs = {"capacity": args.capacity, "seed": args.seed}
@@ -58,7 +58,7 @@ def _train(scenario: str, data: Path, args: argparse.Namespace) -> tuple[Any, di
 def _evaluate(model: Any, scenario: str, data: Path, out: Path, args: argparse.Namespace,
               fit: dict[str, Any]) -> Any:
     """Threshold on the validation split, score the test split, write the scenario report."""
-    from seqcore.data.synthetic import SyntheticDataset
+    from seqcore.data import SyntheticDataset
     from seqcore.metrics import Evaluator
     from seqcore.report import write_report
 
@@ -88,7 +88,7 @@ def _examples(data: Path, path: Path, count: int = 3) -> Path:
     """Test scenes side by side: without stains, with stains, and the class mask."""
     import cv2
 
-    from seqcore.data.synthetic import SyntheticDataset
+    from seqcore.data import SyntheticDataset
     from seqcore.synth.contact_sheet import colour_mask
 
     clean, stained = SyntheticDataset(data, "Synth", "test"), SyntheticDataset(data, EVAL_VARIANT, "test")

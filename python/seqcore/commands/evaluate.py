@@ -2,21 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from seqcore.data.annotations import (
-    AnnotatedImage,
-    AnnotatedSplit,
-    labelme_split,
-    magnetic_tile_split,
-    mask_folder_split,
-    mvtec_split,
-    synthetic_split,
-)
+from seqcore.commands._options import add_dataset_arguments, dataset_source, open_from_args
+from seqcore.data import SPLIT_KINDS, Dataset, Entry, SplitNotFoundError
 from seqcore.data.images import ImageReadError, read_image
 from seqcore.metrics.evaluator import Evaluator
 from seqcore.report.writer import write_report
@@ -28,24 +20,9 @@ HELP = "Compute inspection metrics of predicted anomaly maps and write metrics.j
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("predictions", type=Path, help="folder written by `seqcore predict` (maps/<name>.npy)")
     parser.add_argument("-o", "--out", type=Path, required=True, help="output folder for the report")
-    data = parser.add_argument_group("ground truth (choose one)")
-    source = data.add_mutually_exclusive_group(required=True)
-    source.add_argument("--dataset-root", type=Path, help="magnetic-tile root (split.csv, MT_<Class>/Imgs/)")
-    source.add_argument("--synthetic", type=Path, help="`seqcore synth` output root (use with --variant)")
-    source.add_argument("--mvtec", type=Path, help="MVTec AD root (with --category) or category folder")
-    source.add_argument("--masks", type=Path, help="folder of binary mask PNGs <name>.png of one class")
-    source.add_argument("--labelme", type=Path, help="folder of LabelMe JSON files (use with --label-map)")
-    data.add_argument("--split", default="test", help="split to report on (magnetic tile, synthetic)")
-    data.add_argument("--val-split", default="val",
-                      help="split whose pixel-F1 maximum sets the threshold (magnetic tile, synthetic)")
-    data.add_argument("--variant", default="synth_ws", help="synthetic variant folder")
-    data.add_argument("--category", help="MVTec AD category under the --mvtec root")
-    data.add_argument("--class-name", default="defect", help="class of the --masks folder")
-    data.add_argument("--images", type=Path, help="images for overlays of --masks (<name>.<ext>)")
-    data.add_argument("--label-map", type=Path, help='JSON {"LabelMe label": "class name"}')
-    data.add_argument("--defects", help="comma-separated defect classes (LabelMe; default: every mapped class"
-                                        " not listed in --impurities)")
-    data.add_argument("--impurities", default="", help="comma-separated impurity classes (LabelMe)")
+    add_dataset_arguments(parser, "test")
+    parser.add_argument("--val-split", default="val",
+                        help="split whose pixel-F1 maximum sets the threshold (datasets with splits)")
     parser.add_argument("--threshold", type=float,
                         help="fixed threshold (default: pixel-F1 maximum on --val-split, else on the split itself)")
     parser.add_argument("--tau-cov", type=float, default=0.0, help="coverage fraction an instance must exceed")
@@ -85,39 +62,29 @@ def _pc(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
 
-def _splits(args: argparse.Namespace) -> tuple[AnnotatedSplit, AnnotatedSplit | None, str]:
+def _splits(args: argparse.Namespace) -> tuple[Dataset, Dataset | None, str]:
     """The split to report on, the threshold split (if the dataset has one) and a dataset label."""
-    if args.dataset_root is not None:
-        other = magnetic_tile_split(args.dataset_root, args.val_split) if args.val_split != args.split else None
-        return magnetic_tile_split(args.dataset_root, args.split), other, f"magnetic tile, split '{args.split}'"
-    if args.synthetic is not None:
-        other = (synthetic_split(args.synthetic, args.variant, args.val_split)
-                 if args.val_split != args.split and (args.synthetic / args.variant / args.val_split).is_dir() else None)
-        return (synthetic_split(args.synthetic, args.variant, args.split), other,
-                f"synthetic {args.variant}, split '{args.split}'")
-    if args.mvtec is not None:
-        category_root = args.mvtec / args.category if args.category else args.mvtec
-        return mvtec_split(category_root), None, f"MVTec AD {category_root.name}"
-    if args.masks is not None:
-        return mask_folder_split(args.masks, args.class_name, args.images), None, f"masks {args.masks}"
-    if args.label_map is None:
-        raise ValueError("--labelme needs --label-map")
-    label_map = json.loads(args.label_map.read_text())
-    impurities = [c for c in args.impurities.split(",") if c]
-    defects = ([c for c in args.defects.split(",") if c] if args.defects
-               else sorted(set(label_map.values()) - set(impurities)))
-    return labelme_split(args.labelme, label_map, defects, impurities), None, f"LabelMe {args.labelme}"
+    if args.dataset is None:
+        raise ValueError("give the ground truth with --dataset KIND ROOT")
+    kind, root = dataset_source(args)
+    split = open_from_args(args, kind, root)
+    if kind not in SPLIT_KINDS or args.val_split == args.split:
+        return split, None, split.description
+    try:
+        return split, open_from_args(args, kind, root, args.val_split), split.description
+    except SplitNotFoundError:
+        return split, None, split.description
 
 
-def _map_path(maps_dir: Path, item: AnnotatedImage) -> Path:
+def _map_path(maps_dir: Path, item: Entry) -> Path:
     return maps_dir / f"{item.name}.npy"
 
 
-def _has_any_map(maps_dir: Path, split: AnnotatedSplit) -> bool:
-    return any(_map_path(maps_dir, item).is_file() for item in split.items)
+def _has_any_map(maps_dir: Path, split: Dataset) -> bool:
+    return any(_map_path(maps_dir, item).is_file() for item in split.entries)
 
 
-def _load_map(maps_dir: Path, item: AnnotatedImage) -> np.ndarray:
+def _load_map(maps_dir: Path, item: Entry) -> np.ndarray:
     path = _map_path(maps_dir, item)
     try:
         return np.load(path, allow_pickle=False)
@@ -125,24 +92,33 @@ def _load_map(maps_dir: Path, item: AnnotatedImage) -> np.ndarray:
         raise ValueError(f"cannot read anomaly map {path}: {exc}") from exc
 
 
-def _evaluate(maps_dir: Path, split: AnnotatedSplit, n_bins: int, threshold: float | None = None,
+def _evaluate(maps_dir: Path, split: Dataset, n_bins: int, threshold: float | None = None,
               min_area: int = 0, desc: str = "evaluate") -> Evaluator:
-    missing = [item.name for item in split.items if not _map_path(maps_dir, item).is_file()]
+    missing = [item.name for item in split.entries if not _map_path(maps_dir, item).is_file()]
     if missing:
-        raise FileNotFoundError(f"{len(missing)} of {len(split.items)} maps missing under {maps_dir}, "
+        raise FileNotFoundError(f"{len(missing)} of {len(split.entries)} maps missing under {maps_dir}, "
                                 f"e.g. {', '.join(missing[:3])}")
     evaluator = Evaluator(split.defect_classes, split.impurity_classes, n_bins=n_bins,
                           threshold=threshold, min_area=min_area)
-    for item in tqdm(split.items, desc=desc, unit="img"):
-        evaluator.add(_load_map(maps_dir, item), item.ground_truth(), name=item.name)
+    for item in tqdm(split.entries, desc=desc, unit="img"):
+        evaluator.add(_load_map(maps_dir, item), _ground_truth(item), name=item.name)
     return evaluator
 
 
-def _pick_overlays(evaluator: Evaluator, split: AnnotatedSplit, count: int) -> list[AnnotatedImage]:
+def _ground_truth(entry: Entry):
+    """The entry's annotation; an error naming the image when it has none."""
+    gt = entry.ground_truth()
+    if gt is None:
+        where = f" (expected {entry.annotation_path})" if entry.annotation_path else ""
+        raise FileNotFoundError(f"no ground truth for {entry.name}{where}")
+    return gt
+
+
+def _pick_overlays(evaluator: Evaluator, split: Dataset, count: int) -> list[Entry]:
     """Highest-scoring anomalous images, lowest-scoring anomalous ones and highest-scoring nominal ones."""
     if count <= 0:
         return []
-    by_name = {item.name: item for item in split.items if item.image_path is not None}
+    by_name = {item.name: item for item in split.entries if item.image_path is not None}
     scored = [(s, n, lab) for n, s, lab in zip(evaluator.image_names, evaluator.image_scores,
                                                evaluator.image_labels) if n in by_name]
     anomalous = sorted((x for x in scored if x[2]), reverse=True)
@@ -158,10 +134,10 @@ def _pick_overlays(evaluator: Evaluator, split: AnnotatedSplit, count: int) -> l
     return [by_name[name] for name in picked]
 
 
-def _overlay_sample(maps_dir: Path, item: AnnotatedImage):
+def _overlay_sample(maps_dir: Path, item: Entry):
     """(name, RGB image, map, ground truth) of one overlay figure; None when the image is unreadable."""
     try:
         image = read_image(item.image_path, "rgb")
     except ImageReadError:
         return None
-    return item.name, image, _load_map(maps_dir, item), item.ground_truth()
+    return item.name, image, _load_map(maps_dir, item), _ground_truth(item)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seqcore.commands.train import add_dataset_arguments
+from seqcore.commands._options import add_dataset_arguments, dataset_source, open_from_args
 
 NAME = "predict"
 HELP = "write anomaly maps (maps/<name>.npy), overlays (overlays/<name>.png) and scores.csv"
@@ -17,7 +17,8 @@ HELP = "write anomaly maps (maps/<name>.npy), overlays (overlays/<name>.png) and
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="model file written by `seqcore train`")
-    parser.add_argument("images", help="an image, a folder of images, or a dataset root with --dataset")
+    parser.add_argument("source", nargs="?", metavar="IMAGES",
+                        help="an image or a folder of images (or use --dataset KIND ROOT)")
     parser.add_argument("--out", required=True, help="output folder")
     add_dataset_arguments(parser, "test")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] for the backbone")
@@ -43,11 +44,10 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # shared CPUs: no spinning OpenMP threads
     import cv2
 
-    from seqcore.data import open_dataset
     from seqcore.model import SequentialPatchCore
 
     model = SequentialPatchCore.load(args.model, device=args.device)
-    data = open_dataset(args.dataset, args.images, args.split, args.category, args.on_error)
+    data = open_from_args(args, *dataset_source(args, args.source))
     out = Path(args.out)
     rows = []
     for sample, pred in model.predict_many(data):

@@ -5,23 +5,15 @@ import argparse
 import os
 import sys
 
+from seqcore.commands._options import add_dataset_arguments, dataset_source, open_from_args
+from seqcore.data.open import SPLIT_KINDS
+
 NAME = "train"
 HELP = "train a SequentialPatchCore model on nominal images (fine-tune with --init)"
 
 
-def add_dataset_arguments(parser: argparse.ArgumentParser, default_split: str) -> None:
-    """Options that pick a dataset layout; shared by train and predict."""
-    parser.add_argument("--dataset", choices=("folder", "mvtec", "magnetic-tile"), default="folder",
-                        help="layout of DATA (default: a folder of images)")
-    parser.add_argument("--split", default=default_split,
-                        help=f"split for mvtec/magnetic-tile (default {default_split})")
-    parser.add_argument("--category", help="MVTec AD category, e.g. bottle")
-    parser.add_argument("--on-error", choices=("skip", "raise"), default="skip",
-                        help="unreadable images: report and skip (default) or stop")
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("data", help="training images: folder, or dataset root with --dataset")
+    parser.add_argument("data", nargs="?", help="a folder of training images (or use --dataset KIND ROOT)")
     parser.add_argument("--out", required=True, help="model file to write (.safetensors)")
     parser.add_argument("--init", help="model file to fine-tune instead of starting empty")
     add_dataset_arguments(parser, "train")
@@ -44,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-brightness", type=float, help="skip patches darker than this (0..1), e.g. 0.12")
     parser.add_argument("--augment", choices=("none", "da", "dr"), default="none",
                         help="SPEC §7 augmentation (da) or domain randomization (dr)")
-    parser.add_argument("--val", help="split of the same dataset to choose the threshold on (pixel F1)")
+    parser.add_argument("--val", help="split of the same dataset whose pixel-F1 maximum sets the threshold")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] for the backbone")
     parser.add_argument("--bf16", action="store_true", help="run the backbone in bfloat16")
@@ -52,11 +44,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # shared CPUs: no spinning OpenMP threads
-    from seqcore.data import open_dataset
     from seqcore.data.augment import default_augmentation, domain_randomization
     from seqcore.model import SequentialPatchCore
 
-    data = open_dataset(args.dataset, args.data, args.split, args.category, args.on_error)
+    kind, root = dataset_source(args, args.data)
+    if args.val and kind not in SPLIT_KINDS:
+        raise ValueError(f"--val needs a dataset with splits (--dataset {'|'.join(SPLIT_KINDS)} ROOT)")
+    data = open_from_args(args, kind, root)
     if args.init:
         model = SequentialPatchCore.load(args.init, device=args.device, bf16=args.bf16)
         if args.capacity is not None and args.capacity != model.capacity:
@@ -76,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     if data.skipped:
         print(f"skipped {len(data.skipped)} unreadable image(s)", file=sys.stderr)
     if args.val:
-        val = open_dataset(args.dataset, args.data, args.val, args.category, args.on_error)
+        val = open_from_args(args, kind, root, args.val)
         print(f"threshold (max pixel F1 on {args.val}): {model.calibrate(val):.6g}")
     model.save(args.out)
     print(f"wrote {args.out}")

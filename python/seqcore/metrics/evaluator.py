@@ -31,7 +31,7 @@ from seqcore.metrics.curves import (
     roc_from_scores,
     roc_from_tails,
 )
-from seqcore.metrics.ground_truth import GroundTruth
+from seqcore.data.sample import GroundTruth
 from seqcore.metrics.histogram import ScoreHistogram
 from seqcore.metrics.instances import ImageInstances, extract_instances
 from seqcore.metrics.kernels import scan_pixels

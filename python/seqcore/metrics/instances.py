@@ -12,7 +12,7 @@ from typing import Mapping
 import cv2
 import numpy as np
 
-from seqcore.metrics.ground_truth import GroundTruth
+from seqcore.data.sample import GroundTruth
 
 
 @dataclass

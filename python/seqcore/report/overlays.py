@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from seqcore.metrics.ground_truth import GroundTruth  # noqa: E402
+from seqcore.data.sample import GroundTruth  # noqa: E402
 from seqcore.metrics.prediction import binary_prediction  # noqa: E402
 
 TP_COLOR, FP_COLOR, FN_COLOR, IMPURITY_COLOR = (0, 200, 0), (230, 0, 0), (30, 90, 255), (255, 220, 0)

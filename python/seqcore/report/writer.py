@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from seqcore.metrics.ground_truth import GroundTruth
+from seqcore.data.sample import GroundTruth
 from seqcore.metrics.result import EvaluationResult
 from seqcore.report import tables
 from seqcore.report.overlays import save_overlay_figure

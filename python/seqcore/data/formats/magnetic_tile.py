@@ -1,12 +1,15 @@
-"""The magnetic-tile layout's ``split.csv`` (image, class, split), read in one place for the
-training datasets and the evaluation readers."""
+"""The magnetic-tile layout: ``split.csv`` (image, class, split) with the binary mask ``.png``
+beside each ``.jpg``; the five public classes blowhole, break, crack, fray and uneven (and free)."""
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 from typing import NamedTuple
 
-MAGNETIC_TILE_DEFECTS: tuple[str, ...] = ("blowhole", "break", "crack")
+from seqcore.data.dataset import Dataset, Entry, SplitNotFoundError
+from seqcore.data.formats.masks import binary_loader, class_table, nominal_loader
+
+MAGNETIC_TILE_DEFECTS: tuple[str, ...] = ("blowhole", "break", "crack", "fray", "uneven")
 MAGNETIC_TILE_NOMINAL = "free"
 _COLUMNS = ("image", "class", "split")
 
@@ -45,5 +48,23 @@ def read_magnetic_tile_table(root: str | Path, split: str) -> tuple[list[Magneti
               for r in rows if r["split"] == split]
     if not picked:
         splits = sorted({r["split"] for r in rows})
-        raise ValueError(f"split {split!r} is empty in {table}; splits there: {splits}")
+        raise SplitNotFoundError(f"split {split!r} is empty in {table}; splits there: {splits}")
     return picked, tuple(sorted({r["class"] for r in rows} - {MAGNETIC_TILE_NOMINAL}))
+
+
+class MagneticTileDataset(Dataset):
+    """One split of ``root/split.csv``; class ids are fixed by the whole table so every split agrees."""
+
+    def __init__(self, root: str | Path, split: str = "train", **kwargs) -> None:
+        self.root = Path(root)
+        rows, defect_classes = read_magnetic_tile_table(self.root, split)
+        names = class_table(defect_classes)
+        entries = []
+        for row in rows:
+            if row.label == MAGNETIC_TILE_NOMINAL:  # nominal: empty annotation, whatever a mask holds
+                entries.append(Entry(row.name, row.image_path, row.label, nominal_loader(row.image_path)))
+                continue
+            mask = row.mask_path if row.mask_path.is_file() else None
+            entries.append(Entry(row.name, row.image_path, row.label,
+                                 binary_loader(mask, row.label, names, row.image_path), mask))
+        super().__init__(entries, defect_classes, description=f"magnetic tile, split '{split}'", **kwargs)
