@@ -191,3 +191,14 @@ def test_border_pad_is_checked_and_absent_in_old_files():
 def test_images_smaller_than_the_border_pad_still_extract(extractor):
     feats = extractor.extract(_texture(5, 7))
     assert feats.shape == (1, 1, 152) and np.isfinite(feats).all()
+
+
+def test_compatibility_key_includes_the_tiling():
+    """Tiles of different sizes give different border features, so tilings must not be melded."""
+    default = FeatureConfig().compatibility_key()
+    for other, fields in ((FeatureConfig(tile_size=512), {"tile_size"}), (FeatureConfig(tile_overlap=64), {"tile_overlap"}),
+                          (FeatureConfig(tile_size=None), {"tile_size", "tile_overlap"})):
+        key = other.compatibility_key()
+        assert {k for k in default if key.get(k) != default[k]} == fields
+    assert FeatureConfig(tile_size=None, tile_overlap=0).compatibility_key() == FeatureConfig(
+        tile_size=None).compatibility_key()  # the overlap has no effect without tiling
