@@ -196,7 +196,8 @@ def test_images_smaller_than_the_border_pad_still_extract(extractor):
 def test_compatibility_key_includes_the_tiling():
     """Tiles of different sizes give different border features, so tilings must not be melded."""
     default = FeatureConfig().compatibility_key()
-    for other, fields in ((FeatureConfig(tile_size=512), {"tile_size"}), (FeatureConfig(tile_overlap=64), {"tile_overlap"}),
+    for other, fields in ((FeatureConfig(tile_size=512), {"tile_size"}),
+                          (FeatureConfig(tile_overlap=64), {"tile_overlap"}),
                           (FeatureConfig(tile_size=None), {"tile_size", "tile_overlap"})):
         key = other.compatibility_key()
         assert {k for k in default if key.get(k) != default[k]} == fields
