@@ -40,9 +40,24 @@ def test_masks_follow_geometric_transforms():
     assert np.argwhere(out_mask).tolist() == [[4, 6], [4, 7], [5, 6], [5, 7]]
 
 
-def test_black_mask_blacks_out_a_region():
-    out, _ = Compose([BlackMask(p=1.0)], seed=0)(_image())
-    assert (out == 0).sum() >= 1 and (_image() == 0).sum() == 0
+@pytest.mark.parametrize("max_fraction", [0.3, 0.6])
+def test_black_mask_blacks_out_one_rectangle_of_bounded_size_anywhere(max_fraction):
+    """The zeros (the image has none) form one rectangle 5 %..max_fraction of each side; the rest is kept."""
+    image, mask = _image(), np.ones((24, 32), np.uint8)
+    tops, bottoms, lefts, rights = set(), set(), set(), set()
+    for seed in range(300):
+        out, out_mask = Compose([BlackMask(max_fraction=max_fraction, p=1.0)], seed=seed)(image, mask)
+        ys, xs = np.nonzero(out == 0)
+        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        assert len(ys) == (y1 - y0) * (x1 - x0)  # a full rectangle
+        assert int(24 * 0.05) <= y1 - y0 <= int(24 * max_fraction)
+        assert int(32 * 0.05) <= x1 - x0 <= int(32 * max_fraction)
+        kept = np.ones(image.shape, bool)
+        kept[y0:y1, x0:x1] = False
+        np.testing.assert_array_equal(out[kept], image[kept])
+        assert out_mask is mask
+        tops.add(y0), bottoms.add(y1), lefts.add(x0), rights.add(x1)
+    assert 0 in tops and 24 in bottoms and 0 in lefts and 32 in rights  # it reaches every border
 
 
 def test_domain_randomization_and_dtype_check():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -54,11 +55,43 @@ def test_undefined_values_are_null_in_json_and_explained_in_markdown(tmp_path):
     assert "| this run | n/a |" in text.split("Threshold-free")[1]
 
 
+def _cells(table: str) -> list[list[str]]:
+    """Body rows of a Markdown table as lists of cell texts (header and rule dropped)."""
+    return [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()[2:]]
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def test_table_cells_hold_the_pixel_counts_of_the_data():
+    """Oracle: precision and per-class pixel recall counted directly on the maps at the threshold."""
+    result, samples = _result()
+    scores = np.stack([s[2] for s in samples])
+    classes = np.stack([s[3].class_mask for s in samples])
+    hit = scores >= result.threshold
+    tp, fp = (hit & (classes == 1)).sum(), (hit & (classes != 1)).sum()
+    recall = {name: hit[classes == c].mean() for c, name in ((1, "scratch"), (2, "water_stain"))}
+    precision, r_px = tp / (tp + fp), recall["scratch"]
+    assert _cells(table_ii({"Real": result})) == [
+        ["Real", _pct(precision), _pct(r_px), _pct(2 * precision * r_px / (precision + r_px)), _pct(result.mR_DW)]
+    ]
+    assert _cells(table_i({"Real": result})) == [
+        ["scratch", "defect", "3", _pct(recall["scratch"]), _pct(result.class_recall_dw["scratch"])],
+        ["water_stain ↓", "impurity, lower is better", "4", _pct(recall["water_stain"]),
+         _pct(result.class_recall_dw["water_stain"])],
+    ]
+
+
 def test_tables_compare_scenarios_side_by_side():
     a, _ = _result()
-    text = table_i({"Real": a, "Synth": a})
+    b = replace(a, precision=0.1234, recall=0.5678, f1=None, mR_DW=0.25,
+                class_recall_px={"scratch": 0.111, "water_stain": 0.999},
+                class_recall_dw={"scratch": None, "water_stain": 0.5})
+    text = table_i({"Real": a, "Synth": b})
     assert text.splitlines()[0] == "| Class | Kind | Instances | R_PX Real | R_DW Real | R_PX Synth | R_DW Synth |"
-    assert len(table_ii({"Real": a, "Synth": a}).splitlines()) == 4
+    assert [row[5:] for row in _cells(text)] == [["11.1", "n/a"], ["99.9", "50.0"]]
+    assert _cells(table_ii({"Real": a, "Synth": b}))[1] == ["Synth", "12.3", "56.8", "n/a", "25.0"]
 
 
 def test_overlay_colours_true_false_positives_and_misses():

@@ -63,8 +63,11 @@ class FeatureConfig:
         return cls(**known)
 
     def compatibility_key(self) -> dict[str, Any]:
-        """Fields that change the patch vectors (tiling does not)."""
+        """Fields that change the patch vectors, tiling included (small tiles shift border features).
+
+        The overlap is left out of untiled configs, where it has no effect.
+        """
         data = self.to_dict()
-        for name in ("tile_size", "tile_overlap"):
-            data.pop(name)
+        if self.tile_size is None:
+            data.pop("tile_overlap")
         return data
