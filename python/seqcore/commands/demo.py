@@ -43,8 +43,8 @@ def _train(scenario: str, data: Path, args: argparse.Namespace) -> tuple[Any, di
     from seqcore.features import FeatureConfig
     from seqcore.models.patchcore import SequentialPatchCore
 
-    features = FeatureConfig(projection_seed=args.seed, **({"backbone": args.backbone} if args.backbone else {}))
-    model = SequentialPatchCore(features, capacity=args.capacity, seed=args.seed)
+    config = FeatureConfig(projection_seed=args.seed, **({"backbone": args.backbone} if args.backbone else {}))
+    model = SequentialPatchCore(config, capacity=args.capacity, seed=args.seed)
     train = SyntheticDataset(data, scenario, "train")
     features = [
         np.concatenate(list(model.image_patches(s.image, s.gt.roi if s.gt else None)))
