@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seqcore.data import MagneticTileDataset
 from seqcore import FeatureConfig, SequentialPatchCore
+from seqcore.data import MagneticTileDataset
 from seqcore.models import calibrate
 
 pytestmark = pytest.mark.slow

@@ -117,7 +117,8 @@ def test_projection_matrix_is_saved(tmp_path, train_images):
     model.save(tmp_path / "p.safetensors")
     loaded = SequentialPatchCore.load(tmp_path / "p.safetensors")
     np.testing.assert_array_equal(loaded.extractor.projection, model.extractor.projection)
-    np.testing.assert_array_equal(loaded.predict(train_images[3]).anomaly_map, model.predict(train_images[3]).anomaly_map)
+    probe = train_images[3]
+    np.testing.assert_array_equal(loaded.predict(probe).anomaly_map, model.predict(probe).anomaly_map)
 
 
 def test_fine_tuning_starts_from_the_loaded_coreset(fitted, tmp_path):

@@ -6,9 +6,10 @@ writes/reads one model file whose metadata names the method (``"model"`` key).
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -41,7 +42,7 @@ class Method(Protocol):
     def save(self, path: str | Path) -> None: ...
 
     @classmethod
-    def load(cls, path: str | Path, *args: Any, **kwargs: Any) -> "Method": ...
+    def load(cls, path: str | Path, *args: Any, **kwargs: Any) -> Method: ...
 
     def metadata(self) -> dict[str, Any]: ...
 

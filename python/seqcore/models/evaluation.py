@@ -1,7 +1,8 @@
 """Method-independent inference loops: predictions over a dataset and threshold calibration."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from tqdm.auto import tqdm
 

@@ -144,7 +144,7 @@ class PatchCoreMetadata:
         }
 
     @classmethod
-    def from_dict(cls, data: Any) -> "PatchCoreMetadata":
+    def from_dict(cls, data: Any) -> PatchCoreMetadata:
         """Read a file's metadata; ModelFileError on a foreign kind, missing keys or bad values."""
         if not isinstance(data, dict):
             raise _error(f"expected a JSON object, got {type(data).__name__}")

@@ -1,7 +1,7 @@
 """Melding fitted PatchCore models into one coreset without feature extraction (SPEC §2)."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -21,7 +22,13 @@ from seqcore.features.memory import release_freed_memory
 from seqcore.models.anomaly_map import anomaly_map, max_score
 from seqcore.models.base import Prediction
 from seqcore.models.patchcore.strategies import (
-    CoresetSpec, FitReport, PatchSource, Sequential, Strategy, greedy_projection_dim, strategy_named,
+    CoresetSpec,
+    FitReport,
+    PatchSource,
+    Sequential,
+    Strategy,
+    greedy_projection_dim,
+    strategy_named,
 )
 from seqcore.models.schema import PATCHCORE_KIND, PatchCoreMetadata, versions
 
@@ -103,7 +110,7 @@ class SequentialPatchCore:
         projection: np.ndarray | None = None,
         history: Sequence[dict[str, Any]] = (),
         **settings: Any,
-    ) -> "SequentialPatchCore":
+    ) -> SequentialPatchCore:
         """A fitted model around a trained coreset (its capacity is the model's).
 
         ``features`` is the extractor that made the coreset's vectors (shared, with its device),
@@ -300,7 +307,7 @@ class SequentialPatchCore:
     @classmethod
     def load(
         cls, path: str | Path, device: str = "cpu", coreset_device: str = "cpu", bf16: bool = False
-    ) -> "SequentialPatchCore":
+    ) -> SequentialPatchCore:
         """Read a model file written by ``save``; ModelFileError for other kinds, bad metadata or shapes."""
         from seqcore.coreset import SequentialCoreset
         from seqcore.features import BackboneError
@@ -337,7 +344,7 @@ class SequentialPatchCore:
 
     # -- melding ----------------------------------------------------------------------------
     @classmethod
-    def meld(cls, models: Sequence["SequentialPatchCore"], capacity: int | None = None) -> "SequentialPatchCore":
+    def meld(cls, models: Sequence[SequentialPatchCore], capacity: int | None = None) -> SequentialPatchCore:
         """Meld fitted models (base first) into a new one of ``capacity`` (default: the base's), SPEC §2."""
         from seqcore.models.patchcore.meld import meld_models
 

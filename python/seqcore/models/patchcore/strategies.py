@@ -5,8 +5,9 @@ trained coreset; ``name`` is the ``"method"`` value written to model files.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
