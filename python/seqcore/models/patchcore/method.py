@@ -129,7 +129,9 @@ class SequentialPatchCore:
             model = cls(features, capacity=coreset.capacity, **settings)
             model._projection = projection
         if coreset.dim != model.dim:
-            raise ValueError(f"coreset has d={coreset.dim}, the features give d={model.dim}")
+            raise ValueError(
+                f"coreset has d={coreset.dim}, the features (backbone {model.config.backbone}) give d={model.dim}"
+            )
         model.coreset = coreset
         model.history = list(history)
         return model
