@@ -67,18 +67,20 @@ def child(args: argparse.Namespace) -> None:
     """Fit one configuration and print a JSON line with its memory figures."""
     from seqcore.data import MagneticTileDataset
     from seqcore.data.data_root import data_root
-    from seqcore.model import SequentialPatchCore
+    from seqcore.features import FeatureConfig
+    from seqcore.models.patchcore import SequentialPatchCore, strategy_named
 
+    strategy = strategy_named(args.method)
     if args.set == "magnetic":
         train = MagneticTileDataset(data_root("magnetic_tile"), "train")
         data = _Subset(train, args.n)
-        model = SequentialPatchCore(capacity=args.capacity, method=args.method, resize_short_side=256)
+        model = SequentialPatchCore(FeatureConfig(resize_short_side=256), capacity=args.capacity, strategy=strategy)
     elif args.set == "synthetic":
         data = SyntheticSurfaces(args.n)
-        model = SequentialPatchCore(capacity=args.capacity, method=args.method)  # default tiles: 1024 px
+        model = SequentialPatchCore(capacity=args.capacity, strategy=strategy)  # default tiles: 1024 px
     else:
         data = SyntheticSurfaces(args.n, shape=(4000, 4700))
-        model = SequentialPatchCore(capacity=args.capacity, method=args.method)
+        model = SequentialPatchCore(capacity=args.capacity, strategy=strategy)
     _ = model.extractor  # load the backbone before measuring the baseline
     before = vm_rss_mb()
     start = time.perf_counter()

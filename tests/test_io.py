@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -104,3 +106,17 @@ def test_bad_files_raise_clear_errors(model_file: tuple[Path, np.ndarray, dict],
         load_model(path)
     with pytest.raises(ModelFileError, match=match):  # the C++ reader raises the same class
         _core.read_model(str(path))
+
+
+def test_importing_io_does_not_load_the_compiled_core() -> None:
+    code = ("import sys, seqcore.io; assert 'seqcore._core' not in sys.modules; "
+            "from seqcore.io import ModelFileError; assert ModelFileError.__module__.startswith('seqcore._core')")
+    env = {**os.environ, "PYTHONPATH": str(REPO / "python")}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_unknown_attributes_of_io_raise_attribute_error() -> None:
+    import seqcore.io
+
+    with pytest.raises(AttributeError, match="no attribute 'Missing'"):
+        seqcore.io.Missing  # noqa: B018

@@ -33,7 +33,11 @@ _EXPORTS: dict[str, str] = {
     "save_model": "seqcore.io",
     "load_model": "seqcore.io",
     "ModelFileError": "seqcore.io",
-    "SequentialPatchCore": "seqcore.model",
+    "SequentialPatchCore": "seqcore.models.patchcore",
+    "Sequential": "seqcore.models.patchcore",
+    "Greedy": "seqcore.models.patchcore",
+    "Method": "seqcore.models",
+    "Prediction": "seqcore.models",
     "FeatureExtractor": "seqcore.features",
     "FeatureConfig": "seqcore.features",
 }

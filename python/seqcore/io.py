@@ -1,5 +1,9 @@
 """Model file: the coreset and any other tensors plus JSON metadata in one safetensors file,
-readable without Python by the C++ library (cpp/include/seqcore/model_file.hpp)."""
+readable without Python by the C++ library (cpp/include/seqcore/model_file.hpp).
+
+Importing this module does not load the compiled core; ``ModelFileError`` (the class the C++
+reader registers, so both readers raise the same one) is imported on first use.
+"""
 from __future__ import annotations
 
 import json
@@ -9,12 +13,22 @@ from typing import Any
 
 import numpy as np
 
-# One exception class for both readers: the C++ one registers it (a ValueError subclass).
-from seqcore._core import ModelFileError
-
 FORMAT = "seqcore.model"  # must match kModelFormat in model_file.hpp
 FORMAT_VERSION = "1"      # must match kModelFormatVersion
-ModelFileError.__doc__ = "Missing, truncated, corrupt, foreign or version-mismatched model file."
+
+
+def _model_file_error() -> type[ValueError]:
+    """The compiled core's ModelFileError (a ValueError subclass), imported when first needed."""
+    from seqcore._core import ModelFileError
+
+    ModelFileError.__doc__ = "Missing, truncated, corrupt, foreign or version-mismatched model file."
+    return ModelFileError
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ModelFileError":
+        return _model_file_error()
+    raise AttributeError(f"module 'seqcore.io' has no attribute {name!r}")
 
 
 def _checked_tensors(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -55,6 +69,7 @@ def load_model(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
     """Reads (tensors, metadata) written by save_model; ModelFileError on any bad file."""
     from safetensors import SafetensorError, safe_open
 
+    ModelFileError = _model_file_error()
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"model file {path}: not found")

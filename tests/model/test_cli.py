@@ -63,7 +63,7 @@ def test_train_fixed_size_keeps_maps_at_input_resolution(folders, tmp_path):
     train, test = folders
     model = tmp_path / "m.safetensors"
     assert main(["train", str(train), "--out", str(model), "--capacity", "32", "--epochs", "1", "--size", "48", "80"]) == 0
-    from seqcore.model import SequentialPatchCore
+    from seqcore import SequentialPatchCore
 
     loaded = SequentialPatchCore.load(model)
     assert loaded.config.resize_shape == (48, 80)
@@ -76,7 +76,7 @@ def test_train_pool_kernel_and_border_pad_reach_the_model_file(folders, tmp_path
     args = ["train", str(train), "--out", str(model), "--capacity", "32", "--epochs", "1",
             "--pool-kernel", "1", "--border-pad", "0"]
     assert main(args) == 0
-    from seqcore.model import SequentialPatchCore
+    from seqcore import SequentialPatchCore
 
     loaded = SequentialPatchCore.load(model)
     assert (loaded.config.pool_kernel, loaded.config.border_pad) == (1, 0)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from seqcore.model import SequentialPatchCore
+from seqcore import SequentialPatchCore
 
 pytestmark = pytest.mark.gpu
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from seqcore import FeatureConfig, SequentialPatchCore
 from seqcore.data import MagneticTileDataset
-from seqcore.model import SequentialPatchCore
+from seqcore.models import calibrate
 
 pytestmark = pytest.mark.slow
 
@@ -13,14 +14,14 @@ pytestmark = pytest.mark.slow
 def test_magnetic_tile_pipeline(magnetic_tile_root, tmp_path):
     train = MagneticTileDataset(magnetic_tile_root, "train")
     val = MagneticTileDataset(magnetic_tile_root, "val")
-    model = SequentialPatchCore(capacity=256, resize_short_side=128)
+    model = SequentialPatchCore(FeatureConfig(resize_short_side=128), capacity=256)
     report = model.fit([train[i] for i in range(6)], epochs=2, progress=False)
     assert model.coreset.size == 256 and report.replacements[0] > 0
 
     defect_idx = [i for i, e in enumerate(val.entries) if e.label != "free"][:3]
     nominal_idx = [i for i, e in enumerate(val.entries) if e.label == "free"][:1]
     samples = [val[i] for i in defect_idx + nominal_idx]
-    threshold = model.calibrate(samples, defect_classes=val.defect_classes, progress=False)
+    threshold = calibrate(model, samples, defect_classes=val.defect_classes, progress=False)
     assert np.isfinite(threshold) and model.threshold == threshold
 
     sample = samples[0]

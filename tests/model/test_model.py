@@ -6,9 +6,12 @@ import copy
 import numpy as np
 import pytest
 
+from seqcore import FeatureConfig, Greedy, SequentialPatchCore
 from seqcore.data.sample import Sample
 from seqcore.metrics import GroundTruth
-from seqcore.model import IncompatibleModelsError, SequentialPatchCore
+from seqcore.models import calibrate
+from seqcore.models.anomaly_map import anomaly_map
+from seqcore.models.patchcore import IncompatibleModelsError
 
 
 def _surface(seed: int, h: int = 64, w: int = 64) -> np.ndarray:
@@ -74,12 +77,13 @@ def test_predict_localizes_a_defect(fitted):
     assert fitted.predict(_surface(100)).score < pred.score
 
 
-def test_blur_sigma_override_leaves_the_model_unchanged(fitted):
+def test_anomaly_map_with_another_sigma_leaves_the_model_unchanged(fitted):
     image, _ = _defective(11)
     prepared = fitted.extractor.prepare(image)
     grid = fitted.score_grid(prepared)
-    own = fitted.anomaly_map(grid, prepared.shape[:2], image.shape)
-    wider = fitted.anomaly_map(grid, prepared.shape[:2], image.shape, blur_sigma=6.0)
+    stride = fitted.extractor.stride
+    own = anomaly_map(grid, stride, prepared.shape[:2], image.shape, fitted.blur_sigma)
+    wider = anomaly_map(grid, stride, prepared.shape[:2], image.shape, 6.0)
     assert fitted.blur_sigma == 2.0
     np.testing.assert_array_equal(own, fitted.predict(image).anomaly_map)
     assert wider.max() < own.max()  # more blur flattens the defect's peak
@@ -108,12 +112,13 @@ def test_save_load_round_trip_gives_identical_maps(own_fitted, tmp_path):
 
 
 def test_projection_matrix_is_saved(tmp_path, train_images):
-    model = SequentialPatchCore(capacity=32, projection_dim=24, seed=4)
+    model = SequentialPatchCore(FeatureConfig(projection_dim=24, projection_seed=4), capacity=32, seed=4)
     model.fit(train_images[:2], epochs=1, progress=False)
     model.save(tmp_path / "p.safetensors")
     loaded = SequentialPatchCore.load(tmp_path / "p.safetensors")
     np.testing.assert_array_equal(loaded.extractor.projection, model.extractor.projection)
-    np.testing.assert_array_equal(loaded.predict(train_images[3]).anomaly_map, model.predict(train_images[3]).anomaly_map)
+    probe = train_images[3]
+    np.testing.assert_array_equal(loaded.predict(probe).anomaly_map, model.predict(probe).anomaly_map)
 
 
 def test_fine_tuning_starts_from_the_loaded_coreset(fitted, tmp_path):
@@ -143,7 +148,7 @@ def test_meld_capacity_can_change(fitted, train_images):
 
 
 def test_meld_refuses_incompatible_models(fitted, train_images):
-    other = SequentialPatchCore(capacity=64, pool_kernel=2)
+    other = SequentialPatchCore(FeatureConfig(pool_kernel=2), capacity=64)
     other.fit(train_images[:1], epochs=1, progress=False)
     with pytest.raises(IncompatibleModelsError, match="pool_kernel: 3 vs 2"):
         SequentialPatchCore.meld([fitted, other])
@@ -152,7 +157,7 @@ def test_meld_refuses_incompatible_models(fitted, train_images):
 def test_files_from_before_border_padding_predict_as_before(fitted, train_images, tmp_path):
     from seqcore.io import load_model, save_model
 
-    unpadded = SequentialPatchCore(capacity=64, border_pad=0)
+    unpadded = SequentialPatchCore(FeatureConfig(border_pad=0), capacity=64)
     unpadded.fit(train_images[:2], epochs=1, progress=False)
     unpadded.save(tmp_path / "new.safetensors")
     tensors, meta = load_model(tmp_path / "new.safetensors")
@@ -167,7 +172,7 @@ def test_files_from_before_border_padding_predict_as_before(fitted, train_images
 
 
 def test_greedy_baseline_selects_k_training_patches(train_images):
-    model = SequentialPatchCore(capacity=40, method="greedy")
+    model = SequentialPatchCore(capacity=40, strategy=Greedy())
     report = model.fit(train_images[:3], progress=False)
     assert model.coreset.size == 40 and report.epochs == 1
     features = np.concatenate([f.reshape(-1, model.dim) for f in model.extractor.extract_many(train_images[:3])])
@@ -191,7 +196,7 @@ def test_calibrate_stores_a_threshold(own_fitted):
         image, mask = _defective(200 + seed)
         samples.append(Sample(f"d{seed}", image, "spot", GroundTruth.from_binary_mask(mask, "spot")))
     samples.append(Sample("n", _surface(300), "good", GroundTruth.empty((64, 64))))
-    threshold = own_fitted.calibrate(samples, defect_classes=["spot"], progress=False)
+    threshold = calibrate(own_fitted, samples, defect_classes=["spot"], progress=False)
     assert own_fitted.threshold == threshold
     assert own_fitted.predict(samples[0]).anomalous is True
 
@@ -204,8 +209,10 @@ def test_bad_model_files_and_arguments(tmp_path):
         SequentialPatchCore.load(tmp_path / "junk.safetensors")
     with pytest.raises(ValueError, match="no coreset"):
         SequentialPatchCore(capacity=8).predict(_surface(0))
-    with pytest.raises(ValueError, match="method"):
-        SequentialPatchCore(method="random")
+    with pytest.raises(TypeError, match="features must be a FeatureConfig"):
+        SequentialPatchCore("tf_efficientnet_lite0")
+    with pytest.raises(TypeError, match="pool_kernel"):
+        SequentialPatchCore(pool_kernel=1)  # feature settings go in FeatureConfig, never beside it
     with pytest.raises(ValueError, match="iterator"):
         SequentialPatchCore(capacity=8).fit(iter([_surface(0)]), epochs=2)
 
@@ -215,7 +222,7 @@ def test_tiled_model_handles_large_images(train_images):
     big = np.tile(train_images[0], (3, 4))[:180, :250]
     roi = np.ones(big.shape, bool)
     roi[:, 200:] = False
-    model = SequentialPatchCore(capacity=64, tile_size=128, tile_overlap=32)
+    model = SequentialPatchCore(FeatureConfig(tile_size=128, tile_overlap=32), capacity=64)
     report = model.fit([(big, roi)], epochs=1, progress=False)
     assert report.patches[0] == 23 * 25  # 23 rows x 25 of the 32 columns lie inside the ROI
     pred = model.predict(big)

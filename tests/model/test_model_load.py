@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seqcore import ModelFileError, SequentialPatchCore, load_model, save_model
-from seqcore.model import IncompatibleModelsError
+from seqcore import FeatureConfig, ModelFileError, SequentialPatchCore, load_model, save_model
+from seqcore.models.patchcore import IncompatibleModelsError, check_compatible
 
 
-def _fitted(capacity: int = 8, seed: int = 0, **options) -> SequentialPatchCore:
+def _fitted(capacity: int = 8, seed: int = 0, **features) -> SequentialPatchCore:
     """A model fitted on random vectors through fit_features (random backbone weights, nothing extracted)."""
-    model = SequentialPatchCore(capacity=capacity, pretrained=False, **options)
+    model = SequentialPatchCore(FeatureConfig(pretrained=False, **features), capacity=capacity)
     vectors = np.random.default_rng(seed).standard_normal((3 * capacity, model.dim)).astype(np.float32)
     model.fit_features(lambda: [vectors], epochs=1, progress=False)
     return model
@@ -49,8 +49,9 @@ def test_the_unedited_file_loads(saved):
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda t, m: m.update(model="PatchCore"), r"is not a SequentialPatchCore model file \(model='PatchCore'\)"),
-        (lambda t, m: m.pop("capacity"), "invalid model metadata: 'capacity'"),
+        (lambda t, m: m.update(model="PatchCore"),
+         r"invalid model metadata: not a SequentialPatchCore model file \(model='PatchCore'\)"),
+        (lambda t, m: m.pop("capacity"), r"invalid model metadata: missing key\(s\) capacity"),
         (lambda t, m: t.update(coreset=t["coreset"][:, :100]),
          r"coreset tensor \(8, 100\) does not fit feature_dim 152 / capacity 8"),
         (lambda t, m: m.update(feature_dim=151),
@@ -61,7 +62,7 @@ def test_the_unedited_file_loads(saved):
         (lambda t, m: m["features"].update(projection_dim=24),
          "projection matrix presence does not match projection_dim"),
         (lambda t, m: (t.update(coreset=t["coreset"][:, :100]), m.update(feature_dim=100)),
-         "backbone tf_efficientnet_lite0 gives d=152, file has d=100"),
+         r"coreset has d=100, the features \(backbone tf_efficientnet_lite0\) give d=152"),
     ],
     ids=["other-kind", "no-capacity", "coreset-dim", "feature-dim", "capacity", "extra-projection",
          "missing-projection", "backbone-dim"],
@@ -75,13 +76,13 @@ def test_only_a_different_projection_matrix_is_incompatible(tmp_path):
     model = _fitted(projection_dim=24)
     model.save(tmp_path / "p.safetensors")
     same = SequentialPatchCore.load(tmp_path / "p.safetensors")
-    model.check_compatible(same)
+    check_compatible(model, same)
     other = SequentialPatchCore.load(
         _edited(tmp_path / "p.safetensors", tmp_path, lambda t, m: t.update(projection=2 * t["projection"]))
     )
     assert other.config == model.config
     with pytest.raises(IncompatibleModelsError, match="projection matrices differ$"):
-        model.check_compatible(other)
+        check_compatible(model, other)
 
 
 def _with_tiling(model: SequentialPatchCore, **tiling) -> SequentialPatchCore:
@@ -104,7 +105,7 @@ def test_meld_refuses_models_with_different_tiling(base):
 @pytest.mark.parametrize("thresholds, kept", [((1.5, 1.5, 1.5), 1.5), ((1.5, 2.0), None), ((1.5, None), None)])
 def test_meld_keeps_the_threshold_only_when_all_agree(base, thresholds, kept):
     models = [copy.copy(base) for _ in thresholds]  # shallow copies: own threshold, shared coreset
-    for model, threshold in zip(models, thresholds):
+    for model, threshold in zip(models, thresholds, strict=True):
         model.threshold = threshold
     assert SequentialPatchCore.meld(models).threshold == kept
     assert base.threshold is None

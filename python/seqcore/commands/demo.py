@@ -40,12 +40,11 @@ def _train(scenario: str, data: Path, args: argparse.Namespace) -> tuple[Any, di
     """Fit one model on the scenario's nominal training split; features are extracted once
     and reused by every epoch."""
     from seqcore.data import SyntheticDataset
-    from seqcore.model import SequentialPatchCore
+    from seqcore.features import FeatureConfig
+    from seqcore.models.patchcore import SequentialPatchCore
 
-    kwargs = {"capacity": args.capacity, "seed": args.seed}
-    if args.backbone:
-        kwargs["backbone"] = args.backbone
-    model = SequentialPatchCore(**kwargs)
+    config = FeatureConfig(projection_seed=args.seed, **({"backbone": args.backbone} if args.backbone else {}))
+    model = SequentialPatchCore(config, capacity=args.capacity, seed=args.seed)
     train = SyntheticDataset(data, scenario, "train")
     features = [
         np.concatenate(list(model.image_patches(s.image, s.gt.roi if s.gt else None)))
@@ -60,14 +59,15 @@ def _evaluate(model: Any, scenario: str, data: Path, out: Path, args: argparse.N
     """Threshold on the validation split, score the test split, write the scenario report."""
     from seqcore.data import SyntheticDataset
     from seqcore.metrics import Evaluator
+    from seqcore.models import calibrate, predict_many
     from seqcore.report import write_report
 
     val = SyntheticDataset(data, EVAL_VARIANT, "val")
     test = SyntheticDataset(data, EVAL_VARIANT, "test")
-    threshold = model.calibrate(val)
+    threshold = calibrate(model, val)
     evaluator = Evaluator(test.defect_classes, test.impurity_classes)
     overlays = []
-    for sample, prediction in model.predict_many(test):
+    for sample, prediction in predict_many(model, test):
         evaluator.add(prediction.anomaly_map, sample.gt, prediction.score)
         if len(overlays) < args.overlays and sample.label != "good":
             overlays.append((sample.name, sample.image, prediction.anomaly_map, sample.gt))

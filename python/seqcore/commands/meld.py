@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from seqcore.model import SequentialPatchCore
+    from seqcore.models.patchcore import SequentialPatchCore
 
     models = [SequentialPatchCore.load(path) for path in args.models]
     melded = SequentialPatchCore.meld(models, capacity=args.capacity)

@@ -44,13 +44,13 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # shared CPUs: no spinning OpenMP threads
     import cv2
 
-    from seqcore.model import SequentialPatchCore
+    from seqcore.models import load_method, predict_many
 
-    model = SequentialPatchCore.load(args.model, device=args.device)
+    model = load_method(args.model, device=args.device)
     data = open_from_args(args, *dataset_source(args, args.source))
     out = Path(args.out)
     rows = []
-    for sample, pred in model.predict_many(data):
+    for sample, pred in predict_many(model, data):
         map_path = out / "maps" / f"{sample.name}.npy"
         map_path.parent.mkdir(parents=True, exist_ok=True)
         np.save(map_path, pred.anomaly_map.astype(np.float32))

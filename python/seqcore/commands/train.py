@@ -45,7 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # shared CPUs: no spinning OpenMP threads
     from seqcore.data.augment import default_augmentation, domain_randomization
-    from seqcore.model import SequentialPatchCore
+    from seqcore.features import FeatureConfig
+    from seqcore.models import calibrate
+    from seqcore.models.patchcore import SequentialPatchCore, strategy_named
 
     kind, root = dataset_source(args, args.data)
     if args.val and kind not in SPLIT_KINDS:
@@ -56,11 +58,13 @@ def run(args: argparse.Namespace) -> int:
         if args.capacity is not None and args.capacity != model.capacity:
             raise ValueError(f"--capacity {args.capacity} differs from the capacity {model.capacity} of {args.init}")
     else:
+        features = FeatureConfig(
+            backbone=args.backbone, resize_short_side=args.resize, resize_shape=tuple(args.size) if args.size else None,
+            pool_kernel=args.pool_kernel, border_pad=args.border_pad, projection_dim=args.projection_dim,
+            projection_seed=args.seed, tile_size=args.tile_size or None, tile_overlap=args.tile_overlap,
+        )
         model = SequentialPatchCore(
-            args.backbone, args.capacity or 2048, resize_short_side=args.resize,
-            resize_shape=tuple(args.size) if args.size else None, pool_kernel=args.pool_kernel,
-            border_pad=args.border_pad, projection_dim=args.projection_dim, blur_sigma=args.blur_sigma,
-            tile_size=args.tile_size or None, tile_overlap=args.tile_overlap, method=args.method,
+            features, capacity=args.capacity or 2048, strategy=strategy_named(args.method), blur_sigma=args.blur_sigma,
             min_patch_brightness=args.min_brightness, device=args.device, bf16=args.bf16, seed=args.seed,
         )
     augment = {"none": None, "da": default_augmentation, "dr": domain_randomization}[args.augment]
@@ -71,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"skipped {len(data.skipped)} unreadable image(s)", file=sys.stderr)
     if args.val:
         val = open_from_args(args, kind, root, args.val)
-        print(f"threshold (max pixel F1 on {args.val}): {model.calibrate(val):.6g}")
+        print(f"threshold (max pixel F1 on {args.val}): {calibrate(model, val):.6g}")
     model.save(args.out)
     print(f"wrote {args.out}")
     return 0

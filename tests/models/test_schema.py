@@ -1,0 +1,125 @@
+"""Model-file metadata: exact round trip of files written before the refactor, defaults, rejections."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from seqcore import FeatureConfig
+from seqcore.io import ModelFileError, load_model, save_model
+from seqcore.models.schema import PatchCoreMetadata
+
+FIXTURE = Path(__file__).parent / "fixtures" / "patchcore_0.1.0_projection.safetensors"  # written by model.py
+
+
+@pytest.fixture
+def old_meta() -> dict:
+    return load_model(FIXTURE)[1]
+
+
+def test_files_of_seqcore_0_1_0_round_trip_key_for_key(old_meta):
+    schema = PatchCoreMetadata.from_dict(old_meta)
+    assert schema.features == FeatureConfig(projection_dim=24, projection_seed=4)
+    assert (schema.capacity, schema.feature_dim, schema.method, schema.seed) == (32, 24, "sequential", 4)
+    assert json.dumps(schema.to_dict()) == json.dumps(old_meta)  # same keys, order and values
+
+
+def test_keys_older_files_lack_take_their_historic_defaults(old_meta):
+    for key in ("feature_dim", "greedy_projection_dim", "min_patch_brightness", "threshold", "seed", "history",
+                "versions"):
+        del old_meta[key]
+    del old_meta["features"]["border_pad"]
+    schema = PatchCoreMetadata.from_dict(old_meta)
+    assert schema.feature_dim is None and schema.greedy_projection_dim is None and schema.threshold is None
+    assert (schema.seed, schema.history, schema.versions, schema.features.border_pad) == (0, [], {}, 0)
+
+
+def _set(path: str, value):
+    def change(meta: dict) -> None:
+        *parents, key = path.split(".")
+        target = meta
+        for parent in parents:
+            target = target[parent]
+        if value is KeyError:
+            del target[key]
+        else:
+            target[key] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (_set("model", "CutPaste"), "not a SequentialPatchCore model file"),
+        (_set("capacity", KeyError), "missing key"),
+        (_set("capacity", 0), "capacity must be >= 1"),
+        (_set("capacity", "32"), "capacity must be an integer"),
+        (_set("capacity", True), "capacity must be an integer"),
+        (_set("feature_dim", 0), "feature_dim must be >= 1"),
+        (_set("method", "random"), "method must be one of"),
+        (_set("greedy_projection_dim", 0), "greedy_projection_dim must be >= 1"),
+        (_set("blur_sigma", -1.0), "blur_sigma must be >= 0"),
+        (_set("blur_sigma", math.nan), "blur_sigma must be a finite number"),
+        (_set("min_patch_brightness", 2.0), r"min_patch_brightness must lie in \[0, 1\]"),
+        (_set("threshold", "high"), "threshold must be a finite number"),
+        (_set("seed", 1.5), "seed must be an integer"),
+        (_set("history", {}), "history must be a list"),
+        (_set("versions", {"torch": 2}), "versions must map names"),
+        (_set("features", [2, 3]), "features must be an object"),
+        (_set("features.backbone", 5), "features.backbone has the wrong type"),
+        (_set("features.out_indices", [2, "3"]), "features.out_indices has the wrong type"),
+        (_set("features.pool_kernel", "3"), "features.pool_kernel has the wrong type"),
+        (_set("features.pretrained", 1), "features.pretrained has the wrong type"),
+        (_set("features.out_indices", []), "out_indices must name at least one"),
+        (_set("features.tile_size", 100), "tile_size must be a multiple of 16"),
+    ],
+)
+def test_bad_metadata_is_rejected(old_meta, change, message):
+    change(old_meta)
+    with pytest.raises(ModelFileError, match=message):
+        PatchCoreMetadata.from_dict(old_meta)
+
+
+def test_not_an_object_is_rejected():
+    with pytest.raises(ModelFileError, match="expected a JSON object"):
+        PatchCoreMetadata.from_dict([1, 2])
+
+
+def _rewrite(tmp_path: Path, change) -> Path:
+    tensors, meta = load_model(FIXTURE)
+    change(meta)
+    path = tmp_path / "changed.safetensors"
+    save_model(path, tensors, meta)
+    return path
+
+
+def test_load_names_the_file_and_the_bad_key(tmp_path):
+    from seqcore import SequentialPatchCore
+
+    path = _rewrite(tmp_path, _set("blur_sigma", "wide"))
+    with pytest.raises(ModelFileError, match=r"changed\.safetensors: invalid model metadata: blur_sigma"):
+        SequentialPatchCore.load(path)
+
+
+def test_load_rejects_levels_the_backbone_does_not_have(tmp_path):
+    from seqcore import SequentialPatchCore
+
+    path = _rewrite(tmp_path, _set("features.out_indices", [2, 9]))
+    with pytest.raises(ModelFileError, match=r"tf_efficientnet_lite0 has no feature level among out_indices \(2, 9\)"):
+        SequentialPatchCore.load(path)
+
+
+def test_load_rejects_tensors_that_do_not_fit_the_metadata(tmp_path):
+    from seqcore import SequentialPatchCore
+
+    with pytest.raises(ModelFileError, match="does not fit feature_dim 24 / capacity 8"):
+        SequentialPatchCore.load(_rewrite(tmp_path, _set("capacity", 8)))
+    tensors, meta = load_model(FIXTURE)
+    del tensors["projection"]
+    save_model(tmp_path / "noproj.safetensors", tensors, meta)
+    with pytest.raises(ModelFileError, match="projection matrix presence"):
+        SequentialPatchCore.load(tmp_path / "noproj.safetensors")
+
