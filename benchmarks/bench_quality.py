@@ -334,6 +334,9 @@ def main() -> None:
         results[name] = run_candidate(runner, cand, args.orders)
         print_candidate(name, results[name])
     chosen, decisions, steps = choose_default(runner, results, args.orders)
+    # the library fits the sequential coreset by default: the chosen features with it, over image orders
+    results["chosen_sequential"] = run_candidate(runner, chosen.with_changes(method="sequential"), args.orders)
+    print_candidate("chosen_sequential", results["chosen_sequential"])
     costs = {label: {d: time_costs(runner, cand, d, 10 if args.limit else 40) for d in roots}
              for label, cand in (("baseline", BASELINE), ("chosen", chosen))}
     report = {
