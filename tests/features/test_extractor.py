@@ -203,3 +203,25 @@ def test_compatibility_key_includes_the_tiling():
         assert {k for k in default if key.get(k) != default[k]} == fields
     assert FeatureConfig(tile_size=None, tile_overlap=0).compatibility_key() == FeatureConfig(
         tile_size=None).compatibility_key()  # the overlap has no effect without tiling
+
+
+def test_imagenet_normalization_equals_remapping_the_pixels():
+    """(x - m) / s for ImageNet (m, s) is the backbone's (x' - 0.5) / 0.5 of x' = 0.5 + 0.5 (x - m) / s."""
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    rng = np.random.default_rng(4)
+    image = (0.3 + 0.3 * rng.random((48, 64, 3))).astype(np.float32)  # remapped pixels stay in [0, 1]
+    remapped = (0.5 + 0.5 * (image - mean) / std).astype(np.float32)
+    imagenet = FeatureExtractor(FeatureConfig(normalization="imagenet")).extract(image)
+    backbone = FeatureExtractor(FeatureConfig()).extract(remapped)
+    np.testing.assert_allclose(imagenet, backbone, rtol=1e-4, atol=1e-4)
+    assert np.abs(imagenet - FeatureExtractor(FeatureConfig()).extract(image)).max() > 0.1
+
+
+def test_normalization_is_checked_and_absent_from_default_files():
+    with pytest.raises(ValueError, match="normalization"):
+        FeatureConfig(normalization="zscore")
+    assert "normalization" not in FeatureConfig().to_dict()  # model files and keys stay as before
+    config = FeatureConfig(normalization="imagenet")
+    assert config.to_dict()["normalization"] == "imagenet"
+    assert FeatureConfig.from_dict(config.to_dict()) == config
+    assert config.compatibility_key() != FeatureConfig().compatibility_key()

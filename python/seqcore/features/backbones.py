@@ -13,6 +13,8 @@ import torch
 from torch import nn
 
 DEFAULT_BACKBONE = "tf_efficientnet_lite0"
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class BackboneError(ValueError):
@@ -103,6 +105,6 @@ def _drop_unused_blocks(model: nn.Module) -> None:
 def backbone_normalization(model: nn.Module) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Input mean and std the backbone expects (timm's pretrained config; ImageNet by default)."""
     cfg = getattr(model, "pretrained_cfg", None) or {}
-    mean = tuple(cfg.get("mean", (0.485, 0.456, 0.406)))
-    std = tuple(cfg.get("std", (0.229, 0.224, 0.225)))
+    mean = tuple(cfg.get("mean", IMAGENET_MEAN))
+    std = tuple(cfg.get("std", IMAGENET_STD))
     return mean, std

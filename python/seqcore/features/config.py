@@ -6,6 +6,8 @@ from typing import Any
 
 from seqcore.features.backbones import DEFAULT_BACKBONE
 
+NORMALIZATIONS = ("backbone", "imagenet")  # input mean/std choices (see FeatureConfig.normalization)
+
 
 @dataclass(frozen=True)
 class FeatureConfig:
@@ -22,6 +24,7 @@ class FeatureConfig:
     tile_overlap: int = 128  # pixels of context shared by neighbouring tiles
     resize_shape: tuple[int, int] | None = None  # fixed (height, width), overrides resize_short_side
     border_pad: int = 8  # mirror this many pixels around the image so border patches see image context
+    normalization: str = "backbone"  # input mean/std: the backbone's pretrained config, or "imagenet"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out_indices", tuple(int(i) for i in self.out_indices))
@@ -35,6 +38,8 @@ class FeatureConfig:
             object.__setattr__(self, "resize_shape", tuple(int(v) for v in self.resize_shape))
             if len(self.resize_shape) != 2 or min(self.resize_shape) < 16:
                 raise ValueError(f"resize_shape must be (height, width), each >= 16, got {self.resize_shape}")
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
         if self.border_pad < 0:
             raise ValueError(f"border_pad must be >= 0, got {self.border_pad}")
         if self.projection_dim is not None and self.projection_dim < 1:
@@ -54,6 +59,8 @@ class FeatureConfig:
             data.pop("resize_shape")  # files and keys of models without it stay as before
         else:
             data["resize_shape"] = list(self.resize_shape)
+        if self.normalization == "backbone":
+            data.pop("normalization")  # likewise for the default normalisation
         return data
 
     @classmethod

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from seqcore.features.backbones import backbone_normalization, create_backbone
+from seqcore.features.backbones import IMAGENET_MEAN, IMAGENET_STD, backbone_normalization, create_backbone
 from seqcore.features.config import FeatureConfig
 from seqcore.features.fusion import fold_batch_norms
 from seqcore.features.memory import release_freed_memory
@@ -125,7 +125,10 @@ class FeatureExtractor:
         # oneDNN's CPU convolutions run about 25 % faster on NHWC tensors than on NCHW ones
         self._memory_format = torch.channels_last if self.device.type == "cpu" else torch.contiguous_format
         self.backbone.to(memory_format=self._memory_format)
-        mean, std = backbone_normalization(self.backbone)
+        if self.config.normalization == "imagenet":
+            mean, std = IMAGENET_MEAN, IMAGENET_STD
+        else:
+            mean, std = backbone_normalization(self.backbone)
         self._mean = torch.tensor(mean, device=self.device).view(1, 3, 1, 1)
         self._std = torch.tensor(std, device=self.device).view(1, 3, 1, 1)
         reductions = self.backbone.feature_info.reduction()
@@ -169,10 +172,13 @@ class FeatureExtractor:
 
     # -- extraction -------------------------------------------------------------------------
     @torch.no_grad()
-    def forward_batch(self, images: np.ndarray) -> torch.Tensor:
-        """Features (B, d, gh, gw) for a batch (B, H, W, 3) of prepared float images."""
+    def backbone_levels(self, images: np.ndarray) -> list[torch.Tensor]:
+        """Raw float32 backbone levels (B, c_i, h_i, w_i) of prepared images (B, H, W, 3), before pooling.
+
+        They include the mirrored border and the alignment padding (bottom/right); ``forward_batch``
+        pools, fuses and crops them. Exposed so that experiments can reuse one backbone pass.
+        """
         batch = torch.from_numpy(np.ascontiguousarray(images)).to(self.device).permute(0, 3, 1, 2)
-        _, _, h, w = batch.shape
         border = self.config.border_pad  # mirrored context instead of the convolutions' zero padding
         if border:
             batch = _mirror_pad(batch, border, border, border, border)
@@ -183,7 +189,14 @@ class FeatureExtractor:
         batch = ((batch - self._mean) / self._std).contiguous(memory_format=self._memory_format)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             levels = self.backbone(batch)
-        levels = [level.float() for level in levels]
+        return [level.float() for level in levels]
+
+    @torch.no_grad()
+    def forward_batch(self, images: np.ndarray) -> torch.Tensor:
+        """Features (B, d, gh, gw) for a batch (B, H, W, 3) of prepared float images."""
+        h, w = images.shape[1:3]
+        border = self.config.border_pad
+        levels = self.backbone_levels(images)
         k = self.config.pool_kernel
         if k > 1:
             levels = [
