@@ -1,7 +1,7 @@
 """Candidate generator fixture for coreset tests: regimes with duplicates and near-ties."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest

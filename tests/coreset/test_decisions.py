@@ -2,7 +2,7 @@
 come from the profile in tests/conftest.py ("ci": derandomized)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from hypothesis import given

@@ -1,7 +1,7 @@
 """Melding and the greedy k-center baseline against their NumPy references."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest

@@ -8,8 +8,6 @@ import cv2
 import numpy as np
 import pytest
 
-from seqcore.data.images import ImageReadError
-
 from seqcore.data import (
     LabelMeDataset,
     MagneticTileDataset,
@@ -21,6 +19,7 @@ from seqcore.data import (
     read_class_instance_mask,
     read_labelme,
 )
+from seqcore.data.images import ImageReadError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "labelme_plate.json"
 LABELS = {"scratch": "scratch", "Scratch": "scratch", "dent": "dent", "stain": "water_stain"}

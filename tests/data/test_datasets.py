@@ -199,7 +199,7 @@ def test_ground_truth_loads_lazily(tmp_path):
     sample = ds[0]  # the image decodes without touching its annotation
     assert sample.image.shape == (6, 7)
     with pytest.raises(ImageReadError, match="1_mask.png: file not found"):
-        sample.gt
+        _ = sample.gt
 
 
 def test_open_dataset_dispatch(tmp_path):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from seqcore.data.images import ImageReadError, image_size, read_mask
 from seqcore.data.formats.magnetic_tile import read_magnetic_tile_table
+from seqcore.data.images import ImageReadError, image_size, read_mask
 
 
 def test_read_mask_keeps_16_bit_values_and_expands_palette(tmp_path):

@@ -122,7 +122,8 @@ def test_impurity_overlapping_a_defect_overlap_is_positive_and_stain_predictions
     assert (r.counts["tp"], r.counts["fp"]) == (3, 6)
     assert r.class_recall_px == {"scratch": 0.5, "water_stain": 1.0}
     assert r.class_recall_dw == {"scratch": 1.0, "water_stain": 1.0}
-    assert r.instances == {"scratch": 1, "water_stain": 1}  # split in two by the scratch, still one instance (its layer id)
+    # split in two by the scratch, still one instance (its layer id)
+    assert r.instances == {"scratch": 1, "water_stain": 1}
     assert r.mR_DW == 1.0  # impurities never enter mR_DW
 
 

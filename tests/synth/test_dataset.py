@@ -121,7 +121,7 @@ def test_cli_synth(tmp_path: Path, capsys) -> None:
 def test_entries_load_the_same_ground_truth_as_samples(root: Path) -> None:
     ds = SyntheticDataset(root, "Synth_WS", "test")
     assert ds.names == [e.name for e in ds.entries] and ds.defect_classes == tuple(DEFECT_CLASSES)
-    for entry, sample in zip(ds.entries, ds):
+    for entry, sample in zip(ds.entries, ds, strict=True):
         gt = entry.ground_truth()
         assert np.array_equal(gt.class_mask, sample.gt.class_mask)
         assert np.array_equal(gt.instance_mask, sample.gt.instance_mask)

@@ -120,7 +120,7 @@ def _pick_overlays(evaluator: Evaluator, split: Dataset, count: int) -> list[Ent
         return []
     by_name = {item.name: item for item in split.entries if item.image_path is not None}
     scored = [(s, n, lab) for n, s, lab in zip(evaluator.image_names, evaluator.image_scores,
-                                               evaluator.image_labels) if n in by_name]
+                                               evaluator.image_labels, strict=True) if n in by_name]
     anomalous = sorted((x for x in scored if x[2]), reverse=True)
     nominal = sorted((x for x in scored if not x[2]), reverse=True)
     queues = [anomalous, nominal, anomalous[::-1]]

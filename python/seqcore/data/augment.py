@@ -5,8 +5,9 @@ region-of-interest or label plane) follows geometric transforms and may be None.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import cv2
 import numpy as np

@@ -9,9 +9,9 @@ and either skips them (``on_error="skip"``, the default; see ``skipped``) or rai
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 

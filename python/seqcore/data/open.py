@@ -1,8 +1,8 @@
 """``open_dataset``: the one entry point from a (kind, root, split) triple to a dataset, as the CLI gives it."""
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from seqcore.data.dataset import Dataset
 from seqcore.data.formats.folder import FolderDataset

@@ -2,8 +2,8 @@
 :class:`GroundTruth` (a class mask with instance ids, class names and a region of interest)."""
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -58,12 +58,12 @@ class GroundTruth:
         raise ValueError(f"class {name!r} not in this annotation's classes {sorted(self.class_names.values())}")
 
     @classmethod
-    def empty(cls, shape: tuple[int, int], roi: np.ndarray | None = None) -> "GroundTruth":
+    def empty(cls, shape: tuple[int, int], roi: np.ndarray | None = None) -> GroundTruth:
         """Annotation of a nominal image: no defect and no impurity pixels."""
         return cls(np.zeros(shape, np.uint8), {}, roi=roi)
 
     @classmethod
-    def from_binary_mask(cls, mask: np.ndarray, class_name: str, roi: np.ndarray | None = None) -> "GroundTruth":
+    def from_binary_mask(cls, mask: np.ndarray, class_name: str, roi: np.ndarray | None = None) -> GroundTruth:
         """One-class annotation (id 1) from a binary mask, read by :func:`binary_mask`."""
         return cls(binary_mask(mask).astype(np.uint8), {1: class_name}, roi=roi)
 
@@ -74,7 +74,7 @@ class GroundTruth:
         layers: Sequence[tuple[str, np.ndarray]],
         class_ids: Mapping[str, int] | None = None,
         roi: np.ndarray | None = None,
-    ) -> "GroundTruth":
+    ) -> GroundTruth:
         """Paint one instance per ``(class name, bool mask)`` layer in order; later layers win overlaps.
 
         Each layer becomes its own instance id (1, 2, ...). ``class_ids`` fixes name -> id

@@ -18,10 +18,11 @@ threshold found on the validation split) and ``compute`` with the same values.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
+from seqcore.data.sample import GroundTruth
 from seqcore.metrics.curves import (
     area,
     area_up_to,
@@ -31,7 +32,6 @@ from seqcore.metrics.curves import (
     roc_from_scores,
     roc_from_tails,
 )
-from seqcore.data.sample import GroundTruth
 from seqcore.metrics.histogram import ScoreHistogram
 from seqcore.metrics.instances import ImageInstances, extract_instances
 from seqcore.metrics.kernels import scan_pixels

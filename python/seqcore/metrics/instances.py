@@ -6,8 +6,8 @@ small next to the image) makes both exact for every threshold.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import cv2
 import numpy as np

@@ -5,8 +5,8 @@ and pixels outside the region of interest are dimmed.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import matplotlib

@@ -6,7 +6,7 @@ Tables take ``{scenario name: EvaluationResult}`` so one call compares training 
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from seqcore.metrics.result import COVERAGE_SWEEP_PERCENT, EvaluationResult
 

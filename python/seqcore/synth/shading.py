@@ -91,7 +91,6 @@ def _shade_kernel(
     ref2 = np.float32(camera_z * camera_z)
     inv_pi = np.float32(1.0 / np.pi)
     f0 = np.float32(f0)
-    cz = np.float32(camera_z)
     tiny = np.float32(1e-4)
     for i in prange(h):
         i0 = max(i - 1, 0)

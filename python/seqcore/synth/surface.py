@@ -10,8 +10,9 @@ of one scene differ only inside the stain mask.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any
 
 import cv2
 import numpy as np

@@ -74,7 +74,7 @@ class WaterStainParams:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def with_(self, **changes: Any) -> "WaterStainParams":
+    def with_(self, **changes: Any) -> WaterStainParams:
         """A copy with some fields changed (validated again)."""
         return replace(self, **changes)
 

@@ -3,8 +3,8 @@ being its ``imagePath``."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import cv2
 import numpy as np

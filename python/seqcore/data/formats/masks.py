@@ -2,8 +2,8 @@
 mask-folder layouts, and the mask-folder layout itself."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 

@@ -9,8 +9,8 @@ the region of interest is the plate without the masked border ``camera.border_px
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
