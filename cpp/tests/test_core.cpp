@@ -41,7 +41,7 @@ bool throws_model_error(F&& f) {
   return false;
 }
 
-/// Brute-force SPEC §2 rule: O(K^2 d) per decision, obviously correct.
+/// Brute-force docs/design.md §2 rule: O(K^2 d) per decision, obviously correct.
 struct NaiveCoreset {
   std::size_t capacity, dim;
   std::vector<std::vector<float>> pts;

@@ -1,4 +1,4 @@
-"""The compiled core makes exactly the NumPy reference's decisions (SPEC §2). Hypothesis sizes
+"""The compiled core makes exactly the NumPy reference's decisions (docs/design.md §2). Hypothesis sizes
 come from the profile in tests/conftest.py ("ci": derandomized)."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Water stains (SPEC §6): exact masks, jittered centres, determinism, pairs, backends."""
+"""Water stains (docs/design.md §6): exact masks, jittered centres, determinism, pairs, backends."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""``seqcore meld``: combine trained models into one coreset without feature extraction (SPEC §2)."""
+"""``seqcore meld``: combine trained models into one coreset without feature extraction (docs/design.md §2)."""
 from __future__ import annotations
 
 import argparse

@@ -5,7 +5,7 @@ import argparse
 import json
 
 NAME = "synth"
-HELP = "write a dual synthetic dataset (with/without water stains, SPEC §7 light variants)"
+HELP = "write a dual synthetic dataset (with/without water stains, docs/design.md §7 light variants)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,4 @@
-"""Training augmentations (SPEC §7 +DA and +DR): composable, seeded, image and mask together.
+"""Training augmentations (docs/design.md §7 +DA and +DR): composable, seeded, image and mask together.
 
 Each transform maps ``(image, mask, rng) -> (image, mask)`` on uint8 images; ``mask`` (a
 region-of-interest or label plane) follows geometric transforms and may be None.
@@ -154,12 +154,12 @@ class Compose:
 
 
 def default_augmentation(seed: int = 0) -> Compose:
-    """The SPEC §7 +DA list: brightness/contrast up, flips on both axes, blur, noise, black masking."""
+    """The docs/design.md §7 +DA list: brightness/contrast up, flips on both axes, blur, noise, black masking."""
     return Compose(
         [BrightnessContrast(), Flip(axis=0), Flip(axis=1), GaussianBlur(), GaussianNoise(), BlackMask()], seed
     )
 
 
 def domain_randomization(seed: int = 0) -> Compose:
-    """The SPEC §7 +DR list: light rotated by 90° steps and 2× scaling."""
+    """The docs/design.md §7 +DR list: light rotated by 90° steps and 2× scaling."""
     return Compose([Rotate90(), Scale(2.0)], seed)

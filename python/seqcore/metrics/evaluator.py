@@ -1,4 +1,4 @@
-"""Streaming evaluation of anomaly maps against ground truth (SPEC §5) with bounded memory.
+"""Streaming evaluation of anomaly maps against ground truth (docs/design.md §5) with bounded memory.
 
 What is kept, and why it suffices:
 - pixel scores of negatives (background + impurities) and positives (defect classes) as

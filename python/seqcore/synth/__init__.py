@@ -1,4 +1,4 @@
-"""Procedural synthetic data: Perlin noise, water stains (SPEC §6), metal surfaces, datasets."""
+"""Procedural synthetic data: Perlin noise, water stains (docs/design.md §6), metal surfaces, datasets."""
 from seqcore.synth.dataset import DatasetConfig, write_dual_dataset
 from seqcore.synth.perlin import fractal_noise2d, perlin2d, perlin3d
 from seqcore.synth.shading import Material, RingLight

@@ -3,7 +3,7 @@
 Layout (see the shared brief): ``OUT/<variant>/<split>/{images,masks,params}/<name>.*`` and
 ``OUT/<variant>/classes.json``; masks are 16-bit PNGs holding class id · 1000 + instance id.
 Variants (named after the paper's scenarios): ``Synth`` (no stains) and ``Synth_WS`` (water
-stains, the only difference, only inside the stain masks), plus the SPEC §7 light variants
+stains, the only difference, only inside the stain masks), plus the docs/design.md §7 light variants
 of both (``*_rot90``: ring light rotated 90°, ``*_scale2``: ring radius doubled). Train splits are nominal (no defects);
 val/test carry scratches, dents and bumps; water stains are impurities (negatives).
 """

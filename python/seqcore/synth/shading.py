@@ -22,7 +22,7 @@ class RingLight:
     radius_mm: float = 35.0
     distance_mm: float = 100.0  # height of camera and ring above the plate
     rotation_deg: float = 0.0
-    scale: float = 1.0  # SPEC §7 light variant: 2.0
+    scale: float = 1.0  # docs/design.md §7 light variant: 2.0
     hexagonal: bool = False
     n_lamps: int = 8
     nonuniformity: float = 0.35  # lamp intensity 1 + u·cos(φ − rotation): makes rotation visible

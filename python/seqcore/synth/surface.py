@@ -3,7 +3,7 @@
 A scene is a height field (anisotropic Perlin streaks along the brushing direction plus
 waviness) carrying defects as geometry (scratch: groove along a random curve; dent and
 bump: smooth depressions/raises), reflectance maps carrying impurities (fingerprints as
-ridge patterns, stickers as flat matte patches with sharp edges, water stains by SPEC §6),
+ridge patterns, stickers as flat matte patches with sharp edges, water stains by docs/design.md §6),
 shaded under a ring light, then exposed, blurred, noised, border-masked and quantized to
 8 bits. Every random choice comes from the scene seed, so the stained and clean renderings
 of one scene differ only inside the stain mask.

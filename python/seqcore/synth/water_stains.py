@@ -1,4 +1,4 @@
-"""Procedural water stains (SPEC §6, paper Algorithm 1) as a reflectance change of any image.
+"""Procedural water stains (docs/design.md §6, paper Algorithm 1) as a reflectance change of any image.
 
 For a surface point p (pixel (i, j) sits at p = (j, i) · pixel_pitch in millimetres):
 r' = r + Perlin(p · f) · A; d is the distance to the given centre, or to the nearest
