@@ -73,6 +73,8 @@ def _set(path: str, value):
         (_set("features.out_indices", [2, "3"]), "features.out_indices has the wrong type"),
         (_set("features.pool_kernel", "3"), "features.pool_kernel has the wrong type"),
         (_set("features.pretrained", 1), "features.pretrained has the wrong type"),
+        (_set("features.normalization", 1), "features.normalization has the wrong type"),
+        (_set("features.normalization", "zscore"), "normalization must be one of"),
         (_set("features.out_indices", []), "out_indices must name at least one"),
         (_set("features.tile_size", 100), "tile_size must be a multiple of 16"),
     ],

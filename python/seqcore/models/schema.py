@@ -50,7 +50,7 @@ _FEATURE_TYPES: dict[str, tuple[type, bool]] = {
     "backbone": (str, False), "out_indices": (list, False), "pool_kernel": (int, False),
     "resize_short_side": (int, True), "projection_dim": (int, True), "projection_seed": (int, False),
     "pretrained": (bool, False), "tile_size": (int, True), "tile_overlap": (int, False),
-    "resize_shape": (list, True), "border_pad": (int, False),
+    "resize_shape": (list, True), "border_pad": (int, False), "normalization": (str, False),
 }
 
 
