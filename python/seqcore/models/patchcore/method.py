@@ -181,6 +181,8 @@ class SequentialPatchCore:
     ) -> SequentialPatchCore:
         """A fitted model around a trained coreset, or a list of them, one per scale (capacity: the first's).
 
+        One coreset without ``scales`` makes a single-scale model; several need ``scales`` and
+        ``nominal_scales``.
         ``features`` is the extractor that made the coreset's vectors (shared, with its device),
         or their FeatureConfig plus the stored ``projection`` matrix when one was used.
         ``settings`` are the other constructor keywords.
@@ -189,6 +191,9 @@ class SequentialPatchCore:
             raise TypeError("from_coreset takes the capacity from the coreset")
         banks = list(coreset) if isinstance(coreset, (list, tuple)) else [coreset]
         coreset = banks[0]
+        if len(banks) == 1 and "scales" not in settings:  # one coreset: a single-scale model
+            pool = (features.config if isinstance(features, FeatureExtractor) else features or FeatureConfig()).pool_kernel
+            settings["scales"] = (pool,)
         if isinstance(features, FeatureExtractor):
             if projection is not None or {"device", "bf16"} & set(settings):
                 raise TypeError("projection, device and bf16 come from the given extractor")
