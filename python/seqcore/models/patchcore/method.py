@@ -192,8 +192,8 @@ class SequentialPatchCore:
         banks = list(coreset) if isinstance(coreset, (list, tuple)) else [coreset]
         coreset = banks[0]
         if len(banks) == 1 and "scales" not in settings:  # one coreset: a single-scale model
-            pool = (features.config if isinstance(features, FeatureExtractor) else features or FeatureConfig()).pool_kernel
-            settings["scales"] = (pool,)
+            config = features.config if isinstance(features, FeatureExtractor) else features or FeatureConfig()
+            settings["scales"] = (config.pool_kernel,)
         if isinstance(features, FeatureExtractor):
             if projection is not None or {"device", "bf16"} & set(settings):
                 raise TypeError("projection, device and bf16 come from the given extractor")
