@@ -47,7 +47,8 @@ def _train(scenario: str, data: Path, args: argparse.Namespace) -> tuple[Any, di
     model = SequentialPatchCore(config, capacity=args.capacity, seed=args.seed)
     train = SyntheticDataset(data, scenario, "train")
     features = [  # per image, one array of patch vectors per scale (bank)
-        [np.concatenate(parts) for parts in zip(*model.image_bank_patches(s.image, s.gt.roi if s.gt else None), strict=True)]
+        [np.concatenate(parts) for parts in zip(*model.image_bank_patches(s.image, s.gt.roi if s.gt else None),
+                                                 strict=True)]
         for s in tqdm(train, desc=f"{scenario}: features", unit="img")
     ]
     report = model.fit_features(lambda: iter(features), epochs=args.epochs)
