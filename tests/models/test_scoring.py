@@ -52,3 +52,9 @@ def test_fusion_normalises_each_scale_and_upsamples_coarse_grids():
     with pytest.raises(ValueError, match="normaliser"):
         nominal_scale(np.zeros(5))
     assert nominal_scale(np.array([1.0, 2.0, 6.0])) == pytest.approx(3.0)
+
+
+def test_nominal_scale_of_a_bank_that_kept_every_patch_uses_its_own_spacing():
+    bank = np.array([[0.0, 0.0], [3.0, 0.0], [3.0, 4.0]])  # nearest other points: 3, 3, 4
+    assert nominal_scale(np.zeros(3), bank) == pytest.approx(10.0 / 3.0)
+    assert nominal_scale(np.array([0.5]), bank) == 0.5  # the patches' distances win when they are positive

@@ -344,7 +344,8 @@ class SequentialPatchCore:
         return report
 
     def _measure_nominal_scales(self, batches: Iterable[Sequence[np.ndarray]]) -> list[float]:
-        """Each bank's mean nearest-bank distance over the given nominal patches."""
+        """Each bank's mean nearest-bank distance over the given nominal patches (``scoring.nominal_scale``;
+        1 for a degenerate bank of identical points)."""
         from seqcore.coreset.knn import nearest_neighbors
 
         distances: list[list[np.ndarray]] = [[] for _ in self.banks]
@@ -353,7 +354,13 @@ class SequentialPatchCore:
             for found, bank, p in zip(distances, points, patches, strict=True):
                 if len(p):
                     found.append(nearest_neighbors(p, bank)[0])
-        return [nominal_scale(np.concatenate(d) if d else np.empty(0)) for d in distances]
+        scales = []
+        for found, bank in zip(distances, points, strict=True):
+            try:
+                scales.append(nominal_scale(np.concatenate(found) if found else np.empty(0), bank))
+            except ValueError:  # every patch identical: nothing to normalise by
+                scales.append(1.0)
+        return scales
 
     # -- inference --------------------------------------------------------------------------
     def _require_fitted(self) -> None:

@@ -47,9 +47,19 @@ def topk_mean_score(patch_scores: np.ndarray, fraction: float = 0.01) -> float:
     return float(np.partition(flat, flat.size - k)[flat.size - k :].mean())
 
 
-def nominal_scale(train_scores: np.ndarray) -> float:
-    """Per-bank normaliser: the mean nearest-bank distance of training (nominal) patches."""
+def nominal_scale(train_scores: np.ndarray, bank: np.ndarray | None = None) -> float:
+    """Per-bank normaliser: the mean nearest-bank distance of training (nominal) patches.
+
+    When that is zero (a coreset that kept every patch, so each one finds itself) and ``bank`` is
+    given, the mean distance of each bank point to its nearest other bank point instead.
+    """
     value = float(np.mean(train_scores)) if np.size(train_scores) else 0.0
+    if not value > 0.0 and bank is not None and len(bank) > 1:
+        points = np.asarray(bank, np.float64)
+        sq = (points**2).sum(1)
+        dist = np.maximum(sq[:, None] - 2.0 * points @ points.T + sq[None, :], 0.0)
+        np.fill_diagonal(dist, np.inf)
+        value = float(np.sqrt(dist.min(1)).mean())
     if not value > 0.0:
         raise ValueError("training patches have zero mean distance: the normaliser is undefined")
     return value
