@@ -105,6 +105,10 @@ def test_multi_bank_file_round_trip(fitted, tmp_path):
     tensors, meta = load_model(tmp_path / "m.safetensors")
     assert set(tensors) == {"coreset", "coreset_1"}
     np.testing.assert_array_equal(tensors["coreset"], fitted.coreset.points)  # the C++ reader's bank
+    from seqcore import _core
+
+    points, _, _ = _core.read_model(str(tmp_path / "m.safetensors"))  # extra banks do not disturb it
+    np.testing.assert_array_equal(np.asarray(points), fitted.coreset.points)
     assert (meta["scales"], meta["nominal_scales"], meta["image_score"]) == ([3, 1], fitted.nominal_scales, "nn")
     loaded = SequentialPatchCore.load(tmp_path / "m.safetensors")
     assert loaded.scales == fitted.scales and loaded.nominal_scales == fitted.nominal_scales
