@@ -13,6 +13,9 @@ forward selection in ``choose_default``) and reported on val and test. Backbone 
 memory banks are cached under ``--cache`` (outside the repository) so that every candidate
 reuses one backbone pass and reruns skip the coresets; fit times are those of the first run.
 
+The chosen configuration is the library default; ``bench_default.py`` measures it through the
+public API (``SequentialPatchCore()``, ``calibrate``, ``predict``) next to this baseline.
+
     nice python benchmarks/bench_quality.py                      # full run (~25 min on 2 busy cores, cold cache)
     python benchmarks/bench_quality.py --limit 12 --capacity 64 --out /tmp/q.json   # smoke run
 """

@@ -2,55 +2,45 @@
 
 Backbone levels are extracted once per input recipe and cached on disk; every candidate
 configuration (pooling, levels, coreset, blur, image-score rule, multi-scale fusion) is then
-built from them. The scoring rules at the end (image scores, per-scale normalisation and
-fusion) are written so that they can move into the library unchanged.
+built from them. The scoring rules (image scores, per-scale normalisation and fusion) and the
+pooling are the library's (``seqcore.models.patchcore.scoring``, ``seqcore.features.pooled_patches``).
 """
 from __future__ import annotations
 
 import math
 import pickle
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
-import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from seqcore.data import MagneticTileDataset
-from seqcore.data.datasets import Entry, ImageDataset, NOMINAL_LABELS, _image_files
-from seqcore.features import FeatureConfig, FeatureExtractor
+from seqcore.data import MagneticTileDataset, open_dataset
+from seqcore.data.dataset import Dataset
+from seqcore.features import FeatureConfig, FeatureExtractor, pooled_patches
 from seqcore.metrics import Evaluator, GroundTruth
+from seqcore.models.anomaly_map import anomaly_map
+from seqcore.models.patchcore.scoring import (  # noqa: F401 (the benchmark's scoring rules live in the library)
+    bank_neighbours,
+    fuse_grids,
+    nn_reweighted_score,
+    nominal_scale,
+    topk_mean_score,
+)
 
 LEVEL_STRIDES = (8, 16, 32)  # Lite0 out_indices (2, 3, 4) = blocks.2, blocks.4, blocks.6
 SPLITS = {"magnetic_tile": ("train", "val", "test"), "kolektorsdd": ("train", "validation", "test")}
 
 
 # -- data -------------------------------------------------------------------------------------
-def kolektor_split(root: Path, split: str) -> ImageDataset:
-    """KolektorSDD in MVTec layout plus ``validation/``; masks ``ground_truth/<label>/<stem>_mask.png``."""
-    folder = root / split
-    if not folder.is_dir():
-        raise FileNotFoundError(f"KolektorSDD split folder not found: {folder}")
-    entries = []
-    for label_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-        for path in _image_files(label_dir, recursive=False):
-            mask = root / "ground_truth" / label_dir.name / f"{path.stem}_mask.png"
-            if label_dir.name not in NOMINAL_LABELS and not mask.is_file():
-                raise FileNotFoundError(f"mask missing for defective image {path}: {mask}")
-            entries.append(Entry(f"{split}/{label_dir.name}/{path.stem}", path, label_dir.name,
-                                 mask if mask.is_file() else None))
-    return ImageDataset(entries, on_error="raise")
-
-
-def open_split(dataset: str, root: Path, split: str) -> ImageDataset:
-    """One split of a named dataset (magnetic_tile via split.csv, kolektorsdd via folders)."""
+def open_split(dataset: str, root: Path, split: str) -> Dataset:
+    """One split of a named dataset (magnetic_tile via split.csv; kolektorsdd in MVTec layout plus ``validation/``)."""
     if dataset == "magnetic_tile":
         return MagneticTileDataset(root, split, on_error="raise")
     if dataset == "kolektorsdd":
-        return kolektor_split(root, split)
+        return open_dataset("mvtec", root, split, on_error="raise")
     raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(SPLITS)}")
 
 
@@ -149,7 +139,7 @@ def extract_levels(dataset: str, root: Path, split: str, recipe: InputRecipe, ca
 def ground_truths(dataset: str, root: Path, split: str, cache: Path, limit: int | None = None
                   ) -> tuple[list[GroundTruth], tuple[str, ...]]:
     """Native-resolution ground truths of a split (cached) and its defect classes."""
-    path = cache / f"{dataset}_{split}_gt{'' if limit is None else f'_limit{limit}'}.pkl"
+    path = cache / f"{dataset}_{split}_gt_v2{'' if limit is None else f'_limit{limit}'}.pkl"
     if path.is_file():
         with path.open("rb") as f:
             return pickle.load(f)
@@ -176,15 +166,10 @@ def patch_features(levels: Sequence[np.ndarray], use: tuple[int, ...], pool: int
     reference library); False averages only real cells, as seqcore's extractor.
     """
     chosen = [torch.from_numpy(levels[i])[None] for i in use]
-    if pool > 1:
-        chosen = [F.avg_pool2d(lv, pool, stride=1, padding=pool // 2, count_include_pad=include_pad)
-                  [:, :, : lv.shape[2], : lv.shape[3]] for lv in chosen]
-    size = chosen[0].shape[2:]
-    chosen = [chosen[0]] + [F.interpolate(lv, size=size, mode="bilinear", align_corners=False) for lv in chosen[1:]]
     stride = LEVEL_STRIDES[use[0]]
     cell = border_pad // stride
     gh, gw = math.ceil(prepared_shape[0] / stride), math.ceil(prepared_shape[1] / stride)
-    feats = torch.cat(chosen, dim=1)[0, :, cell : cell + gh, cell : cell + gw]
+    feats = pooled_patches(chosen, pool, include_pad)[0, :, cell : cell + gh, cell : cell + gw]
     return np.ascontiguousarray(feats.permute(1, 2, 0).numpy()), stride
 
 
@@ -214,74 +199,6 @@ def sequential_bank(features: Sequence[np.ndarray], capacity: int, order_seed: i
         if coreset.size < capacity or replaced == 0:
             break
     return np.ascontiguousarray(coreset.points)
-
-
-def bank_neighbours(bank: np.ndarray, k: int) -> np.ndarray:
-    """Indices (n, k) of each bank point's k nearest bank points (itself first): PatchCore's support sets."""
-    sq = (bank.astype(np.float64) ** 2).sum(1)
-    dist = sq[:, None] - 2.0 * bank.astype(np.float64) @ bank.T.astype(np.float64) + sq[None, :]
-    return np.argsort(dist, axis=1, kind="stable")[:, :k]
-
-
-# -- scoring rules (pure; meant to move into the library) -------------------------------------
-def nn_reweighted_score(patch_scores: np.ndarray, nn_index: np.ndarray, features: np.ndarray,
-                        bank: np.ndarray, support: np.ndarray) -> float:
-    """PatchCore's image score (as anomalib's ``compute_anomaly_score``): the max patch score s*
-    times 1 - softmax weight of its nearest bank point among that point's k nearest bank points."""
-    flat = patch_scores.reshape(-1)
-    worst = int(np.argmax(flat))
-    x = features.reshape(len(flat), -1)[worst].astype(np.float64)
-    neighbours = bank[support[nn_index.reshape(-1)[worst]]].astype(np.float64)
-    d = np.sqrt(np.maximum(((neighbours - x) ** 2).sum(1), 0.0))
-    e = np.exp(d - d.max())
-    return float((1.0 - e[0] / e.sum()) * flat[worst])
-
-
-def topk_mean_score(patch_scores: np.ndarray, fraction: float = 0.01) -> float:
-    """Mean of the highest ``fraction`` of patch scores (at least one): robust to a single noisy patch."""
-    if not 0.0 < fraction <= 1.0:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
-    flat = np.asarray(patch_scores, np.float64).reshape(-1)
-    k = max(1, math.ceil(fraction * flat.size))
-    return float(np.partition(flat, flat.size - k)[flat.size - k :].mean())
-
-
-def nominal_scale(train_scores: np.ndarray) -> float:
-    """Per-scale normaliser: the mean nearest-bank distance of training (nominal) patches."""
-    value = float(np.mean(train_scores))
-    if not value > 0.0:
-        raise ValueError("training patches have zero mean distance: the normaliser is undefined")
-    return value
-
-
-def fuse_grids(grids: Sequence[np.ndarray], strides: Sequence[int], scales: Sequence[float],
-               how: str = "mean") -> tuple[np.ndarray, int]:
-    """Fuse score grids of several receptive fields: each divided by its nominal scale, brought to the
-    finest grid (nearest), then averaged (``mean``) or maxed (``max``). Returns the grid and its stride."""
-    if how not in ("mean", "max"):
-        raise ValueError(f"how must be 'mean' or 'max', got {how!r}")
-    finest = int(np.argmin(strides))
-    shape, base = grids[finest].shape, strides[finest]
-    stack = []
-    for grid, stride, scale in zip(grids, strides, scales):
-        factor = stride // base
-        up = np.repeat(np.repeat(grid, factor, axis=0), factor, axis=1)[: shape[0], : shape[1]]
-        stack.append(up / scale)
-    stacked = np.stack(stack)
-    return (stacked.mean(0) if how == "mean" else stacked.max(0)).astype(np.float32), base
-
-
-def anomaly_map(grid: np.ndarray, stride: int, prepared_shape: tuple[int, int], native_shape: tuple[int, int],
-                sigma: float) -> np.ndarray:
-    """Patch grid → nearest upsampling to the model input → Gaussian blur σ → bilinear to the image size."""
-    full = np.repeat(np.repeat(grid, stride, axis=0), stride, axis=1)[: prepared_shape[0], : prepared_shape[1]]
-    full = np.ascontiguousarray(full, dtype=np.float32)
-    if sigma > 0:
-        radius = int(4.0 * sigma + 0.5)
-        full = cv2.GaussianBlur(full, (2 * radius + 1, 2 * radius + 1), sigma, borderType=cv2.BORDER_REFLECT)
-    if full.shape != tuple(native_shape):
-        full = cv2.resize(full, (native_shape[1], native_shape[0]), interpolation=cv2.INTER_LINEAR)
-    return full
 
 
 def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:

@@ -1,4 +1,4 @@
-"""Scoring rules of the quality benchmark (issue 14), checked against direct computations."""
+"""Helpers of the quality benchmark (issue 14); its scoring rules are the library's (tests/models/test_scoring.py)."""
 from __future__ import annotations
 
 import sys
@@ -21,43 +21,15 @@ def test_auroc_matches_sklearn_with_ties():
     assert ql.auroc([1.0, 2.0], [True, True]) is None
 
 
-def test_topk_mean_is_the_mean_of_the_largest_scores():
-    grid = np.arange(200, dtype=np.float32).reshape(10, 20)
-    assert ql.topk_mean_score(grid, 0.01) == pytest.approx(np.mean([198, 199]))
-    assert ql.topk_mean_score(grid, 1e-6) == 199.0
-    with pytest.raises(ValueError, match="fraction"):
-        ql.topk_mean_score(grid, 0.0)
+def test_patch_features_pool_like_the_extractor():
+    """The benchmark's features from cached levels equal the library extractor's (same pooling code)."""
+    from seqcore.features import FeatureConfig, FeatureExtractor
 
-
-def test_nn_reweighting_follows_the_patchcore_formula():
-    """s* scaled by 1 - softmax weight of the nearest bank point among its support set."""
-    bank = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 3.0], [10.0, 10.0]], np.float32)
-    support = ql.bank_neighbours(bank, 3)
-    np.testing.assert_array_equal(support[0], [0, 1, 2])
-    feats = np.array([[[0.1, 0.0], [0.0, -2.0]]], np.float32)  # (1, 2, d); the worst patch is the second
-    dist = np.linalg.norm(feats[0, :, None] - bank[None], axis=2)
-    scores, nn = dist.min(1).reshape(1, 2), dist.argmin(1).reshape(1, 2)
-    d = np.linalg.norm(bank[[0, 1, 2]] - feats[0, 1], axis=1)
-    expected = (1.0 - np.exp(d[0]) / np.exp(d).sum()) * 2.0
-    assert ql.nn_reweighted_score(scores, nn, feats, bank, support) == pytest.approx(expected, rel=1e-6)
-
-
-def test_fusion_normalises_each_scale_and_upsamples_coarse_grids():
-    fine = np.full((4, 4), 2.0, np.float32)
-    coarse = np.array([[4.0, 8.0], [0.0, 4.0]], np.float32)
-    fused, stride = ql.fuse_grids([fine, coarse], [8, 16], [2.0, 4.0], "mean")
-    assert stride == 8 and fused.shape == (4, 4)
-    np.testing.assert_allclose(fused[:2, 2:], 1.5)  # (2/2 + 8/4) / 2
-    np.testing.assert_allclose(fused[2:, :2], 0.5)
-    maxed, _ = ql.fuse_grids([fine, coarse], [8, 16], [2.0, 4.0], "max")
-    np.testing.assert_allclose(maxed[2:, :2], 1.0)
-    with pytest.raises(ValueError, match="normaliser"):
-        ql.nominal_scale(np.zeros(5))
-
-
-def test_anomaly_map_is_blocky_then_resized_to_the_image():
-    grid = np.zeros((4, 4), np.float32)
-    grid[1, 2] = 1.0
-    amap = ql.anomaly_map(grid, 8, (32, 32), (64, 48), sigma=0.0)
-    assert amap.shape == (64, 48)
-    assert amap[8:16, 16:24].min() == 0.0 and amap[20, 28] == pytest.approx(1.0)
+    config = FeatureConfig(resize_short_side=None)
+    ex = FeatureExtractor(config)
+    image = (np.random.default_rng(1).random((48, 64)) * 255).astype(np.uint8)
+    prepared = ex.prepare(image)
+    levels = [lv[0].numpy() for lv in ex.backbone_levels(prepared[None])]
+    feats, stride = ql.patch_features(levels, (0, 1), 3, True, prepared.shape[:2], 0)
+    assert stride == 8
+    np.testing.assert_allclose(feats, ex.extract(image), rtol=1e-5, atol=1e-5)

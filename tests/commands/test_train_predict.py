@@ -151,3 +151,27 @@ def test_data_source_errors(mvtec, tmp_path, capsys):
     assert "--val needs a dataset with splits" in capsys.readouterr().err
     assert main(["train", "--dataset", "mvtec", str(mvtec), "--split", "holdout", *out]) == 2
     assert "split must be one of" in capsys.readouterr().err
+
+
+def test_train_defaults_are_the_chosen_configuration(trained, capsys):
+    """No tuning flags: ImageNet input, short side 256, no border pad, zero-counting pool 3 fused with
+    pool 1, NN image score, σ chosen on --val from (2, 4, 6, 8)."""
+    _, meta = load_model(trained)
+    features = meta["features"]
+    assert (features["normalization"], features["resize_short_side"], features["border_pad"],
+            features["pool_count_pad"], features["pool_kernel"]) == ("imagenet", 256, 0, True, 3)
+    assert meta["scales"] == [3, 1] and len(meta["nominal_scales"]) == 2 and meta["image_score"] == "nn"
+    assert meta["blur_sigma"] in (2.0, 4.0, 6.0, 8.0)
+
+
+def test_train_flags_override_every_default(mvtec, tmp_path, capsys):
+    model = tmp_path / "old.safetensors"
+    assert main(["train", "--dataset", "mvtec", str(mvtec), "--out", str(model), *CAPACITY, "--val", "val",
+                 "--scales", "3", "--image-score", "max", "--normalization", "backbone", "--border-pad", "8",
+                 "--resize", "0", "--pool-count-pad", "no", "--blur-sigma", "3"]) == 0
+    assert "blur σ 3 (given)" in capsys.readouterr().out
+    tensors, meta = load_model(model)
+    assert set(tensors) == {"coreset"} and "scales" not in meta and "image_score" not in meta
+    assert meta["blur_sigma"] == 3.0
+    assert meta["features"]["resize_short_side"] is None and meta["features"]["border_pad"] == 8
+    assert "normalization" not in meta["features"] and "pool_count_pad" not in meta["features"]

@@ -1,15 +1,27 @@
-"""Patch features: shapes, grayscale handling, batching, projection, tiling and bad inputs."""
+"""Patch features: shapes, grayscale handling, batching, projection, tiling and bad inputs.
+
+Most tests state the pre-issue-14 settings (native resolution, mirrored border 8, the backbone's
+normalisation, pooling over real cells) through ``cfg``; the new defaults are tested at the end.
+"""
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from seqcore.features import FeatureConfig, FeatureExtractor, cell_means
+
+OLD = dict(resize_short_side=None, border_pad=8, normalization="backbone", pool_count_pad=False)
+
+
+def cfg(**changes) -> FeatureConfig:
+    """A FeatureConfig with the settings these tests were written for, plus ``changes``."""
+    return FeatureConfig(**{**OLD, **changes})
 
 
 @pytest.fixture(scope="module")
 def extractor() -> FeatureExtractor:
-    return FeatureExtractor(FeatureConfig())
+    return FeatureExtractor(cfg())
 
 
 def _texture(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -37,18 +49,18 @@ def test_batched_equals_single(extractor):
 
 
 def test_random_projection_is_seeded_and_reduces_dimension():
-    a = FeatureExtractor(FeatureConfig(projection_dim=32, projection_seed=3))
-    b = FeatureExtractor(FeatureConfig(projection_dim=32, projection_seed=3))
+    a = FeatureExtractor(cfg(projection_dim=32, projection_seed=3))
+    b = FeatureExtractor(cfg(projection_dim=32, projection_seed=3))
     assert a.dim == 32
     np.testing.assert_array_equal(a.projection, b.projection)
     image = _texture(32, 32)
     np.testing.assert_array_equal(a.extract(image), b.extract(image))
     with pytest.raises(ValueError, match="projection matrix has shape"):
-        FeatureExtractor(FeatureConfig(projection_dim=32), projection=np.zeros((10, 32), np.float32))
+        FeatureExtractor(cfg(projection_dim=32), projection=np.zeros((10, 32), np.float32))
 
 
 def test_resize_short_side_changes_the_grid():
-    ex = FeatureExtractor(FeatureConfig(resize_short_side=64))
+    ex = FeatureExtractor(cfg(resize_short_side=64))
     assert ex.extract(_texture(32, 48)).shape[:2] == (8, 12)
 
 
@@ -72,7 +84,7 @@ def _owned_cells(ex: FeatureExtractor, height: int, width: int) -> list[tuple[sl
 def test_tiles_stitch_exactly_from_untiled_crops():
     """Oracle: one backbone pass over each tile's crop, its owned cells copied into place."""
     image = _texture(200, 264)
-    tiled = FeatureExtractor(FeatureConfig(tile_size=128, tile_overlap=32))
+    tiled = FeatureExtractor(cfg(tile_size=128, tile_overlap=32))
     prepared = tiled.prepare(image)
     boxes = tiled._tile_boxes(*prepared.shape[:2])
     assert len(boxes) == 20  # 4 x 5 cores of 64 pixels, the last column 8 pixels wide
@@ -94,7 +106,7 @@ def test_tiles_stitch_exactly_from_untiled_crops():
 @pytest.mark.parametrize("tile, overlap", [(128, 32), (96, 16), (64, 0), (1024, 128)])
 def test_every_grid_cell_is_owned_by_exactly_one_tile(height, width, tile, overlap):
     ex = FeatureExtractor.__new__(FeatureExtractor)  # geometry only: no backbone needed
-    ex.config, ex.stride = FeatureConfig(tile_size=tile, tile_overlap=overlap, pretrained=False), 8
+    ex.config, ex.stride = cfg(tile_size=tile, tile_overlap=overlap, pretrained=False), 8
     owners = np.zeros((-(-height // 8), -(-width // 8)), int)
     for (y0, y1, x0, x1, cy0, cy1, cx0, cx1), (gy, gx, _, _) in zip(
         ex._tile_boxes(height, width), _owned_cells(ex, height, width)
@@ -110,7 +122,7 @@ def test_default_tiling_seams_stay_small_and_local():
     """1024/128 tiles vs one pass: worst cell 0.49 % of the largest value here (0.75 % over seeds 0-3);
     cells 12 or more from a seam are bit-identical."""
     image = _texture(1040, 800)
-    tiled = FeatureExtractor(FeatureConfig())
+    tiled = FeatureExtractor(cfg())
     assert len(tiled._tile_boxes(1040, 800)) == 4
     stitched = tiled.extract(image)
     whole = _one_pass(tiled, tiled.prepare(image))
@@ -124,7 +136,7 @@ def test_default_tiling_seams_stay_small_and_local():
 
 def test_images_within_one_tile_are_not_tiled(extractor):
     image = _texture(200, 264)
-    untiled = FeatureExtractor(FeatureConfig(tile_size=512, tile_overlap=32))
+    untiled = FeatureExtractor(cfg(tile_size=512, tile_overlap=32))
     assert len(untiled._tile_boxes(200, 264)) == 1
     np.testing.assert_array_equal(untiled.extract(image), _one_pass(extractor, extractor.prepare(image)))
 
@@ -151,16 +163,16 @@ def test_cell_means_handles_partial_edge_cells():
 
 def test_bad_config_values():
     with pytest.raises(ValueError, match="tile_size"):
-        FeatureConfig(tile_size=100)
+        cfg(tile_size=100)
     with pytest.raises(ValueError, match="pool_kernel"):
-        FeatureConfig(pool_kernel=0)
+        cfg(pool_kernel=0)
 
 
 def test_border_pad_equals_extracting_the_mirrored_image():
     image = _texture(64, 80)
     padded = np.pad(image, 16, mode="reflect")
-    plain = FeatureExtractor(FeatureConfig(border_pad=0)).extract(padded)
-    mirrored = FeatureExtractor(FeatureConfig(border_pad=16)).extract(image)
+    plain = FeatureExtractor(cfg(border_pad=0)).extract(padded)
+    mirrored = FeatureExtractor(cfg(border_pad=16)).extract(image)
     assert mirrored.shape == (8, 10, 152)
     np.testing.assert_allclose(mirrored, plain[2:10, 2:12], rtol=1e-4, atol=1e-4)
 
@@ -170,7 +182,7 @@ def test_border_pad_quiets_the_borders_of_a_uniform_image():
     flat = np.full((128, 128), 90, np.uint8)
     ring = {}
     for pad in (0, 8, 32):
-        feats = FeatureExtractor(FeatureConfig(border_pad=pad)).extract(flat)
+        feats = FeatureExtractor(cfg(border_pad=pad)).extract(flat)
         centre = feats[6:10, 6:10].reshape(-1, feats.shape[2]).mean(axis=0)
         ring[pad] = np.linalg.norm(feats[0] - centre, axis=1).mean()
     assert ring[0] > ring[8] > ring[32]
@@ -179,13 +191,13 @@ def test_border_pad_quiets_the_borders_of_a_uniform_image():
 
 def test_border_pad_is_checked_and_absent_in_old_files():
     with pytest.raises(ValueError, match="border_pad"):
-        FeatureConfig(border_pad=-8)
+        cfg(border_pad=-8)
     with pytest.raises(ValueError, match="multiple of the feature stride"):
-        FeatureExtractor(FeatureConfig(border_pad=12))
-    old = FeatureConfig().to_dict()
+        FeatureExtractor(cfg(border_pad=12))
+    old = cfg().to_dict()
     del old["border_pad"]
     assert FeatureConfig.from_dict(old).border_pad == 0
-    assert FeatureConfig.from_dict(FeatureConfig().to_dict()).border_pad == 8
+    assert FeatureConfig.from_dict(cfg().to_dict()).border_pad == 8
 
 
 def test_images_smaller_than_the_border_pad_still_extract(extractor):
@@ -195,13 +207,13 @@ def test_images_smaller_than_the_border_pad_still_extract(extractor):
 
 def test_compatibility_key_includes_the_tiling():
     """Tiles of different sizes give different border features, so tilings must not be melded."""
-    default = FeatureConfig().compatibility_key()
-    for other, fields in ((FeatureConfig(tile_size=512), {"tile_size"}),
-                          (FeatureConfig(tile_overlap=64), {"tile_overlap"}),
-                          (FeatureConfig(tile_size=None), {"tile_size", "tile_overlap"})):
+    default = cfg().compatibility_key()
+    for other, fields in ((cfg(tile_size=512), {"tile_size"}),
+                          (cfg(tile_overlap=64), {"tile_overlap"}),
+                          (cfg(tile_size=None), {"tile_size", "tile_overlap"})):
         key = other.compatibility_key()
         assert {k for k in default if key.get(k) != default[k]} == fields
-    assert FeatureConfig(tile_size=None, tile_overlap=0).compatibility_key() == FeatureConfig(
+    assert cfg(tile_size=None, tile_overlap=0).compatibility_key() == cfg(
         tile_size=None).compatibility_key()  # the overlap has no effect without tiling
 
 
@@ -211,17 +223,56 @@ def test_imagenet_normalization_equals_remapping_the_pixels():
     rng = np.random.default_rng(4)
     image = (0.3 + 0.3 * rng.random((48, 64, 3))).astype(np.float32)  # remapped pixels stay in [0, 1]
     remapped = (0.5 + 0.5 * (image - mean) / std).astype(np.float32)
-    imagenet = FeatureExtractor(FeatureConfig(normalization="imagenet")).extract(image)
-    backbone = FeatureExtractor(FeatureConfig()).extract(remapped)
+    imagenet = FeatureExtractor(cfg(normalization="imagenet")).extract(image)
+    backbone = FeatureExtractor(cfg()).extract(remapped)
     np.testing.assert_allclose(imagenet, backbone, rtol=1e-4, atol=1e-4)
-    assert np.abs(imagenet - FeatureExtractor(FeatureConfig()).extract(image)).max() > 0.1
+    assert np.abs(imagenet - FeatureExtractor(cfg()).extract(image)).max() > 0.1
 
 
 def test_normalization_is_checked_and_absent_from_default_files():
     with pytest.raises(ValueError, match="normalization"):
-        FeatureConfig(normalization="zscore")
-    assert "normalization" not in FeatureConfig().to_dict()  # model files and keys stay as before
-    config = FeatureConfig(normalization="imagenet")
+        cfg(normalization="zscore")
+    assert "normalization" not in cfg().to_dict()  # model files and keys stay as before
+    config = cfg(normalization="imagenet")
     assert config.to_dict()["normalization"] == "imagenet"
     assert FeatureConfig.from_dict(config.to_dict()) == config
-    assert config.compatibility_key() != FeatureConfig().compatibility_key()
+    assert config.compatibility_key() != cfg().compatibility_key()
+
+
+def test_defaults_are_the_issue_14_choice_and_old_files_keep_theirs():
+    config = FeatureConfig()
+    assert (config.normalization, config.resize_short_side, config.border_pad, config.pool_count_pad) == (
+        "imagenet", 256, 0, True)
+    stored = config.to_dict()
+    assert stored["normalization"] == "imagenet" and stored["pool_count_pad"] is True
+    assert FeatureConfig.from_dict(stored) == config
+    old = {k: v for k, v in stored.items() if k not in ("normalization", "pool_count_pad")}
+    read = FeatureConfig.from_dict(old)
+    assert read.normalization == "backbone" and read.pool_count_pad is False
+    assert "pool_count_pad" not in cfg().to_dict()  # older configs write the keys they always wrote
+
+
+def test_zero_counting_pooling_equals_torch_avgpool():
+    """pool_count_pad=True pools like torch.nn.AvgPool2d(3, 1, 1) on the raw levels (anomalib)."""
+    ex = FeatureExtractor(cfg(border_pad=0, pool_count_pad=True))
+    prepared = ex.prepare(_texture(64, 96))
+    levels = ex.backbone_levels(prepared[None])
+    pool = torch.nn.AvgPool2d(3, 1, 1)
+    pooled = [pool(levels[0]), torch.nn.functional.interpolate(pool(levels[1]), size=levels[0].shape[2:],
+                                                               mode="bilinear", align_corners=False)]
+    expected = torch.cat(pooled, dim=1)[0].permute(1, 2, 0).numpy()
+    got = ex.extract(_texture(64, 96))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    real_cells = FeatureExtractor(cfg(border_pad=0)).extract(_texture(64, 96))
+    inner = (slice(1, -1), slice(1, -1), slice(0, 40))  # level blocks.2 (40 channels) away from the border
+    np.testing.assert_allclose(real_cells[inner], got[inner], rtol=1e-5, atol=1e-5)
+    assert np.abs(real_cells[0] - got[0]).max() > 1e-3  # the border cells differ
+
+
+def test_several_pool_kernels_from_one_pass_equal_separate_extractors():
+    image = _texture(56, 72, 3)
+    ex = FeatureExtractor(FeatureConfig(resize_short_side=None))
+    three, one = ex.extract(image, kernels=(3, 1))
+    np.testing.assert_allclose(three, ex.extract(image), rtol=1e-5, atol=1e-5)
+    alone = FeatureExtractor(FeatureConfig(resize_short_side=None, pool_kernel=1)).extract(image)
+    np.testing.assert_allclose(one, alone, rtol=1e-5, atol=1e-5)

@@ -11,7 +11,10 @@ from seqcore.data.sample import Sample
 from seqcore.metrics import GroundTruth
 from seqcore.models import calibrate
 from seqcore.models.anomaly_map import anomaly_map
-from seqcore.models.patchcore import IncompatibleModelsError
+from seqcore.models.patchcore import IncompatibleModelsError, check_compatible
+
+# The default features without the resize to a 256-px short side: a 64-px image stays an 8x8 patch grid
+NATIVE = FeatureConfig(resize_short_side=None)
 
 
 def _surface(seed: int, h: int = 64, w: int = 64) -> np.ndarray:
@@ -37,7 +40,7 @@ def train_images() -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def fitted(train_images) -> SequentialPatchCore:
-    model = SequentialPatchCore(capacity=64)
+    model = SequentialPatchCore(NATIVE, capacity=64, image_score="max")  # the tests read the score off the map
     model.fit(train_images, epochs=3, progress=False)
     return model
 
@@ -58,7 +61,7 @@ def test_fit_records_replacements_and_fills_the_coreset(fitted):
 
 def test_fewer_patches_than_capacity_keeps_every_patch():
     images = [_surface(1, 32, 32), _surface(2, 32, 32)]
-    model = SequentialPatchCore(capacity=100)
+    model = SequentialPatchCore(NATIVE, capacity=100)
     report = model.fit(images, epochs=5, progress=False)
     assert report.epochs == 1 and report.stop_reason.startswith("coreset not full")
     expected = np.concatenate([f.reshape(-1, model.dim) for f in model.extractor.extract_many(images)])
@@ -112,7 +115,8 @@ def test_save_load_round_trip_gives_identical_maps(own_fitted, tmp_path):
 
 
 def test_projection_matrix_is_saved(tmp_path, train_images):
-    model = SequentialPatchCore(FeatureConfig(projection_dim=24, projection_seed=4), capacity=32, seed=4)
+    features = FeatureConfig(resize_short_side=None, projection_dim=24, projection_seed=4)
+    model = SequentialPatchCore(features, capacity=32, seed=4)
     model.fit(train_images[:2], epochs=1, progress=False)
     model.save(tmp_path / "p.safetensors")
     loaded = SequentialPatchCore.load(tmp_path / "p.safetensors")
@@ -141,14 +145,14 @@ def test_meld_with_itself_changes_nothing(fitted):
 
 
 def test_meld_capacity_can_change(fitted, train_images):
-    other = SequentialPatchCore(capacity=64)
+    other = SequentialPatchCore(NATIVE, capacity=64)
     other.fit([_surface(s) for s in range(20, 24)], epochs=1, progress=False)
     melded = SequentialPatchCore.meld([fitted, other], capacity=32)
     assert melded.capacity == 32 and melded.coreset.size == 32
 
 
 def test_meld_refuses_incompatible_models(fitted, train_images):
-    other = SequentialPatchCore(FeatureConfig(pool_kernel=2), capacity=64)
+    other = SequentialPatchCore(FeatureConfig(resize_short_side=None, pool_kernel=2), capacity=64)
     other.fit(train_images[:1], epochs=1, progress=False)
     with pytest.raises(IncompatibleModelsError, match="pool_kernel: 3 vs 2"):
         SequentialPatchCore.meld([fitted, other])
@@ -157,7 +161,7 @@ def test_meld_refuses_incompatible_models(fitted, train_images):
 def test_files_from_before_border_padding_predict_as_before(fitted, train_images, tmp_path):
     from seqcore.io import load_model, save_model
 
-    unpadded = SequentialPatchCore(FeatureConfig(border_pad=0), capacity=64)
+    unpadded = SequentialPatchCore(FeatureConfig(resize_short_side=None, border_pad=0), capacity=64)
     unpadded.fit(train_images[:2], epochs=1, progress=False)
     unpadded.save(tmp_path / "new.safetensors")
     tensors, meta = load_model(tmp_path / "new.safetensors")
@@ -167,12 +171,13 @@ def test_files_from_before_border_padding_predict_as_before(fitted, train_images
     assert old.config.border_pad == 0
     image, _ = _defective(5)
     np.testing.assert_array_equal(old.predict(image).anomaly_map, unpadded.predict(image).anomaly_map)
+    padded = SequentialPatchCore(FeatureConfig(resize_short_side=None, border_pad=8))
     with pytest.raises(IncompatibleModelsError, match="border_pad: 8 vs 0"):
-        SequentialPatchCore.meld([fitted, old])
+        check_compatible(padded, old)
 
 
 def test_greedy_baseline_selects_k_training_patches(train_images):
-    model = SequentialPatchCore(capacity=40, strategy=Greedy())
+    model = SequentialPatchCore(NATIVE, capacity=40, strategy=Greedy())
     report = model.fit(train_images[:3], progress=False)
     assert model.coreset.size == 40 and report.epochs == 1
     features = np.concatenate([f.reshape(-1, model.dim) for f in model.extractor.extract_many(train_images[:3])])
@@ -183,11 +188,11 @@ def test_greedy_baseline_selects_k_training_patches(train_images):
 def test_dark_patches_are_filtered(train_images):
     image = train_images[0].copy()
     image[:, :32] = 5
-    model = SequentialPatchCore(capacity=500, min_patch_brightness=31 / 255)
+    model = SequentialPatchCore(NATIVE, capacity=500, min_patch_brightness=31 / 255)
     report = model.fit([image], epochs=1, progress=False)
     assert report.patches[0] < 64 and model.coreset.size == report.patches[0]
     with pytest.raises(ValueError, match="every patch was filtered"):
-        SequentialPatchCore(capacity=8, min_patch_brightness=0.9).fit([image], epochs=1, progress=False)
+        SequentialPatchCore(NATIVE, capacity=8, min_patch_brightness=0.9).fit([image], epochs=1, progress=False)
 
 
 def test_calibrate_stores_a_threshold(own_fitted):
@@ -208,13 +213,13 @@ def test_bad_model_files_and_arguments(tmp_path):
     with pytest.raises(ModelFileError):
         SequentialPatchCore.load(tmp_path / "junk.safetensors")
     with pytest.raises(ValueError, match="no coreset"):
-        SequentialPatchCore(capacity=8).predict(_surface(0))
+        SequentialPatchCore(NATIVE, capacity=8).predict(_surface(0))
     with pytest.raises(TypeError, match="features must be a FeatureConfig"):
         SequentialPatchCore("tf_efficientnet_lite0")
     with pytest.raises(TypeError, match="pool_kernel"):
         SequentialPatchCore(pool_kernel=1)  # feature settings go in FeatureConfig, never beside it
     with pytest.raises(ValueError, match="iterator"):
-        SequentialPatchCore(capacity=8).fit(iter([_surface(0)]), epochs=2)
+        SequentialPatchCore(NATIVE, capacity=8).fit(iter([_surface(0)]), epochs=2)
 
 
 def test_tiled_model_handles_large_images(train_images):
@@ -222,7 +227,8 @@ def test_tiled_model_handles_large_images(train_images):
     big = np.tile(train_images[0], (3, 4))[:180, :250]
     roi = np.ones(big.shape, bool)
     roi[:, 200:] = False
-    model = SequentialPatchCore(FeatureConfig(tile_size=128, tile_overlap=32), capacity=64)
+    model = SequentialPatchCore(FeatureConfig(resize_short_side=None, tile_size=128, tile_overlap=32),
+                                capacity=64)
     report = model.fit([(big, roi)], epochs=1, progress=False)
     assert report.patches[0] == 23 * 25  # 23 rows x 25 of the 32 columns lie inside the ROI
     pred = model.predict(big)
@@ -235,16 +241,16 @@ def test_fit_with_seeded_augmentation_is_reproducible(train_images):
     roi = np.ones(train_images[0].shape, bool)
     runs = []
     for _ in range(2):
-        model = SequentialPatchCore(capacity=32)
+        model = SequentialPatchCore(NATIVE, capacity=32)
         model.fit([(img, roi) for img in train_images[:2]], epochs=2, augment=default_augmentation(3), progress=False)
         runs.append(model.coreset.points)
     np.testing.assert_array_equal(runs[0], runs[1])
-    plain = SequentialPatchCore(capacity=32)
+    plain = SequentialPatchCore(NATIVE, capacity=32)
     plain.fit(train_images[:2], epochs=2, progress=False)
     assert not np.array_equal(plain.coreset.points, runs[0])
     half = roi.copy()
     half[:, 32:] = False
-    scaled = SequentialPatchCore(capacity=512)
+    scaled = SequentialPatchCore(NATIVE, capacity=512)
     turn_and_scale = Compose([Rotate90(p=1.0), Scale(2.0, p=1.0)], seed=1)
     report = scaled.fit([(train_images[0], half)], epochs=1, augment=turn_and_scale, progress=False)
     assert report.patches[0] == 128  # 2x scaling quadruples the 8x8 grid; the half ROI turns and scales with it
@@ -252,8 +258,8 @@ def test_fit_with_seeded_augmentation_is_reproducible(train_images):
 
 def test_bf16_backbone_map_stays_within_two_percent_of_float32(fitted):
     """CPU bfloat16 autocast: the largest map difference measured 0.9-1.2 % of the map's maximum."""
-    bf16 = SequentialPatchCore(capacity=64, bf16=True)
-    bf16.coreset = fitted.coreset
+    bf16 = SequentialPatchCore.from_coreset(fitted.banks, NATIVE, nominal_scales=fitted.nominal_scales,
+                                            scales=fitted.scales, image_score="max", bf16=True)
     image, _ = _defective(99)
     want, got = fitted.predict(image).anomaly_map, bf16.predict(image).anomaly_map
     assert not np.array_equal(got, want)  # autocast did run in bfloat16

@@ -7,7 +7,7 @@ import pytest
 from seqcore import FeatureConfig, Greedy, ReferenceCoreset, SequentialPatchCore, greedy_kcenter
 
 DIM = 152  # EfficientNet-Lite0 levels 2 and 3; random weights (pretrained=False) give the same width
-RANDOM_WEIGHTS = FeatureConfig(pretrained=False)
+RANDOM_WEIGHTS = FeatureConfig(pretrained=False)  # used with scales=(3,): one bank, compared with one reference
 
 
 def _vectors(n: int, seed: int = 0, shift: float = 0.0) -> np.ndarray:
@@ -32,7 +32,7 @@ def _reference_fit(batches: list[np.ndarray], capacity: int, epochs: int) -> tup
 )
 def test_fit_features_follows_the_reference_coreset(capacity, count, epochs, reason):
     batches = [_vectors(count // 3, seed) for seed in range(3)]
-    model = SequentialPatchCore(RANDOM_WEIGHTS, capacity=capacity)
+    model = SequentialPatchCore(RANDOM_WEIGHTS, scales=(3,), capacity=capacity)
     report = model.fit_features(lambda: iter(batches), epochs=epochs, progress=False)
     core, replaced, expected_reason = _reference_fit(batches, capacity, epochs)
     assert report.stop_reason == expected_reason == reason
@@ -43,7 +43,7 @@ def test_fit_features_follows_the_reference_coreset(capacity, count, epochs, rea
 
 def test_fit_features_keeps_every_vector_in_order_when_they_fit():
     vectors = _vectors(30)
-    model = SequentialPatchCore(RANDOM_WEIGHTS, capacity=50)
+    model = SequentialPatchCore(RANDOM_WEIGHTS, scales=(3,), capacity=50)
     report = model.fit_features(lambda: [vectors[:10], vectors[10:]], epochs=3, progress=False)
     assert report.epochs == 1 and report.replacements == [0]
     np.testing.assert_array_equal(model.coreset.points, vectors)
@@ -51,7 +51,7 @@ def test_fit_features_keeps_every_vector_in_order_when_they_fit():
 
 def test_greedy_fine_tuning_selects_from_the_old_coreset_and_the_new_patches():
     old, new = _vectors(40, 1), _vectors(20, 2, shift=0.5)
-    model = SequentialPatchCore(RANDOM_WEIGHTS, capacity=16, strategy=Greedy(projection_dim=None))
+    model = SequentialPatchCore(RANDOM_WEIGHTS, scales=(3,), capacity=16, strategy=Greedy(projection_dim=None))
     model.fit_features(lambda: [old], progress=False)
     first = model.coreset.points
     np.testing.assert_array_equal(first, old[greedy_kcenter(old, 16)])

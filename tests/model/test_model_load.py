@@ -14,7 +14,8 @@ from seqcore.models.patchcore import IncompatibleModelsError, check_compatible
 
 def _fitted(capacity: int = 8, seed: int = 0, **features) -> SequentialPatchCore:
     """A model fitted on random vectors through fit_features (random backbone weights, nothing extracted)."""
-    model = SequentialPatchCore(FeatureConfig(pretrained=False, **features), capacity=capacity)
+    config = FeatureConfig(pretrained=False, **features)
+    model = SequentialPatchCore(config, capacity=capacity, scales=(config.pool_kernel,))  # one bank of vectors
     vectors = np.random.default_rng(seed).standard_normal((3 * capacity, model.dim)).astype(np.float32)
     model.fit_features(lambda: [vectors], epochs=1, progress=False)
     return model

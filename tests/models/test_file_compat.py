@@ -40,11 +40,27 @@ def test_load_and_save_keeps_the_file(tmp_path):
     assert json.dumps({**new_m, "versions": None}) == json.dumps({**old_m, "versions": None})
 
 
+# seqcore 0.1.0's defaults, stated explicitly (the library's defaults have changed since, issue 14)
+OLD_FEATURES = dict(resize_short_side=None, border_pad=8, normalization="backbone", pool_count_pad=False)
+
+
 def test_training_with_the_same_settings_writes_the_same_file(tmp_path):
-    model = SequentialPatchCore(FeatureConfig(projection_dim=24, projection_seed=4), capacity=32, seed=4)
+    features = FeatureConfig(projection_dim=24, projection_seed=4, **OLD_FEATURES)
+    model = SequentialPatchCore(features, capacity=32, seed=4, scales=(3,), image_score="max")
     model.fit([_surface(s) for s in range(5)], epochs=3, progress=False)
     model.save(tmp_path / "new.safetensors")
     (old_t, old_m), (new_t, new_m) = load_model(FIXTURE), load_model(tmp_path / "new.safetensors")
     np.testing.assert_array_equal(new_t["projection"], old_t["projection"])  # seeded, exact
     np.testing.assert_allclose(new_t["coreset"], old_t["coreset"], rtol=1e-5, atol=1e-5)
     assert _without(new_m, "versions") == _without(old_m, "versions")
+
+
+def test_old_file_loads_with_the_settings_it_implied():
+    """Keys absent from 0.1.0 files read as that version behaved, not as today's defaults."""
+    model = SequentialPatchCore.load(FIXTURE)
+    assert model.config == FeatureConfig(projection_dim=24, projection_seed=4, **OLD_FEATURES)
+    assert model.scales == (3,) and model.nominal_scales is None and model.image_score == "max"
+    image = _surface(9)
+    image[20:28, 20:28] = 255
+    prediction = model.predict(image)
+    assert prediction.score == prediction.anomaly_map.max()  # image score = map maximum, as before

@@ -17,7 +17,8 @@ def _surface(seed: int, size: int = 32) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def fitted() -> SequentialPatchCore:
-    model = SequentialPatchCore(FeatureConfig(projection_dim=16, projection_seed=2), capacity=24, blur_sigma=1.0)
+    model = SequentialPatchCore(FeatureConfig(projection_dim=16, projection_seed=2), capacity=24, blur_sigma=1.0,
+                                scales=(3,))  # one bank: from_coreset below rebuilds it from that coreset
     model.fit([_surface(s) for s in range(3)], epochs=2, progress=False)
     return model
 

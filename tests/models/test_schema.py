@@ -21,7 +21,9 @@ def old_meta() -> dict:
 
 def test_files_of_seqcore_0_1_0_round_trip_key_for_key(old_meta):
     schema = PatchCoreMetadata.from_dict(old_meta)
-    assert schema.features == FeatureConfig(projection_dim=24, projection_seed=4)
+    assert schema.features == FeatureConfig(projection_dim=24, projection_seed=4, resize_short_side=None, border_pad=8,
+                                            normalization="backbone", pool_count_pad=False)
+    assert (schema.scales, schema.nominal_scales, schema.image_score) == ([3], None, "max")
     assert (schema.capacity, schema.feature_dim, schema.method, schema.seed) == (32, 24, "sequential", 4)
     assert json.dumps(schema.to_dict()) == json.dumps(old_meta)  # same keys, order and values
 
@@ -77,6 +79,13 @@ def _set(path: str, value):
         (_set("features.normalization", "zscore"), "normalization must be one of"),
         (_set("features.out_indices", []), "out_indices must name at least one"),
         (_set("features.tile_size", 100), "tile_size must be a multiple of 16"),
+        (_set("features.pool_count_pad", 1), "features.pool_count_pad has the wrong type"),
+        (_set("scales", [1, 3]), r"scales\[0\] \(1\) must equal features.pool_kernel \(3\)"),
+        (_set("scales", [3, 3]), "scales must be a list of distinct pool kernels"),
+        (_set("scales", [3, 1]), "nominal_scales is required with several scales"),
+        (_set("nominal_scales", [1.0, 2.0]), "nominal_scales must be 1 positive numbers"),
+        (_set("nominal_scales", [0.0]), "nominal_scales must be 1 positive numbers"),
+        (_set("image_score", "mean"), "image_score must be one of"),
     ],
 )
 def test_bad_metadata_is_rejected(old_meta, change, message):
@@ -125,3 +134,12 @@ def test_load_rejects_tensors_that_do_not_fit_the_metadata(tmp_path):
     with pytest.raises(ModelFileError, match="projection matrix presence"):
         SequentialPatchCore.load(tmp_path / "noproj.safetensors")
 
+
+
+def test_multi_scale_keys_round_trip_and_are_written_only_when_needed(old_meta):
+    old_meta.update(scales=[3, 1], nominal_scales=[2.5, 7.0], image_score="nn")
+    schema = PatchCoreMetadata.from_dict(old_meta)
+    assert (schema.scales, schema.nominal_scales, schema.image_score) == ([3, 1], [2.5, 7.0], "nn")
+    written = schema.to_dict()
+    assert list(written)[5:9] == ["greedy_projection_dim", "scales", "nominal_scales", "image_score"]
+    assert PatchCoreMetadata.from_dict(written) == schema

@@ -46,8 +46,9 @@ def _train(scenario: str, data: Path, args: argparse.Namespace) -> tuple[Any, di
     config = FeatureConfig(projection_seed=args.seed, **({"backbone": args.backbone} if args.backbone else {}))
     model = SequentialPatchCore(config, capacity=args.capacity, seed=args.seed)
     train = SyntheticDataset(data, scenario, "train")
-    features = [
-        np.concatenate(list(model.image_patches(s.image, s.gt.roi if s.gt else None)))
+    features = [  # per image, one array of patch vectors per scale (bank)
+        [np.concatenate(parts) for parts in zip(*model.image_bank_patches(s.image, s.gt.roi if s.gt else None),
+                                                 strict=True)]
         for s in tqdm(train, desc=f"{scenario}: features", unit="img")
     ]
     report = model.fit_features(lambda: iter(features), epochs=args.epochs)
@@ -74,7 +75,8 @@ def _evaluate(model: Any, scenario: str, data: Path, out: Path, args: argparse.N
     result = evaluator.compute(threshold)
     details = {
         "training data": f"{scenario}/train ({args.train} nominal images, {args.size}x{args.size})",
-        "threshold from": f"{EVAL_VARIANT}/val (pixel-F1 maximum)",
+        "threshold from": f"{EVAL_VARIANT}/val (blur σ {model.blur_sigma:g} chosen there, then the pixel-F1 maximum)",
+        "scales": f"pool kernels {list(model.scales)} fused, image score {model.image_score}",
         "test data": f"{EVAL_VARIANT}/test ({args.test} images; water stains are impurities)",
         "coreset": f"K = {args.capacity}, {fit['epochs']} epochs, replacements {fit['replacements']}",
     }

@@ -7,6 +7,8 @@ import sys
 
 from seqcore.commands._options import add_dataset_arguments, dataset_source, open_from_args
 from seqcore.data.open import SPLIT_KINDS
+from seqcore.features.config import NORMALIZATIONS
+from seqcore.models.patchcore.scoring import IMAGE_SCORES
 
 NAME = "train"
 HELP = "train a SequentialPatchCore model on nominal images (fine-tune with --init)"
@@ -21,15 +23,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=5, help="maximum epochs (default 5)")
     parser.add_argument("--method", choices=("sequential", "greedy"), default="sequential")
     parser.add_argument("--backbone", default="tf_efficientnet_lite0", help="timm backbone name")
-    parser.add_argument("--resize", type=int, help="resize so the short side has this many pixels")
+    parser.add_argument("--resize", type=int, default=256,
+                        help="resize so the short side has this many pixels, aspect kept (default 256; 0: native size)")
     parser.add_argument("--size", type=int, nargs=2, metavar=("H", "W"),
                         help="resize every image to this fixed size (overrides --resize), e.g. 256 256")
     parser.add_argument("--pool-kernel", type=int, default=3,
-                        help="average pooling of the features (default 3; 1 keeps small defects sharper)")
-    parser.add_argument("--border-pad", type=int, default=8,
-                        help="mirror this many pixels around each image before the backbone (0: zero padding only)")
+                        help="average pooling of the primary bank's features (default 3)")
+    parser.add_argument("--scales", type=int, nargs="+", metavar="K",
+                        help="pool kernels of the fused banks, the first = --pool-kernel "
+                             "(default: --pool-kernel and 1, or just 1 when --pool-kernel is 1)")
+    parser.add_argument("--pool-count-pad", choices=("yes", "no"), default="yes",
+                        help="pooling counts the zero padding, as torch's AvgPool2d (default yes)")
+    parser.add_argument("--normalization", choices=NORMALIZATIONS, default="imagenet",
+                        help="input mean/std (default imagenet)")
+    parser.add_argument("--border-pad", type=int, default=0,
+                        help="mirror this many pixels around each image before the backbone (default 0)")
+    parser.add_argument("--image-score", choices=IMAGE_SCORES, default="nn",
+                        help="image score: nn (PatchCore's reweighted worst patch, default) or max (map maximum)")
     parser.add_argument("--projection-dim", type=int, help="random projection of the features")
-    parser.add_argument("--blur-sigma", type=float, default=2.0)
+    parser.add_argument("--blur-sigma", type=float,
+                        help="blur σ of the maps (default: chosen on --val from 2, 4, 6, 8, else 2)")
     parser.add_argument("--tile-size", type=int, default=1024,
                         help="process larger images in overlapping tiles of this size (0: never tile)")
     parser.add_argument("--tile-overlap", type=int, default=128)
@@ -48,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from seqcore.features import FeatureConfig
     from seqcore.models import calibrate
     from seqcore.models.patchcore import SequentialPatchCore, strategy_named
+    from seqcore.models.patchcore.method import DEFAULT_SIGMAS
 
     kind, root = dataset_source(args, args.data)
     if args.val and kind not in SPLIT_KINDS:
@@ -59,12 +73,15 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--capacity {args.capacity} differs from the capacity {model.capacity} of {args.init}")
     else:
         features = FeatureConfig(
-            backbone=args.backbone, resize_short_side=args.resize, resize_shape=tuple(args.size) if args.size else None,
-            pool_kernel=args.pool_kernel, border_pad=args.border_pad, projection_dim=args.projection_dim,
-            projection_seed=args.seed, tile_size=args.tile_size or None, tile_overlap=args.tile_overlap,
+            backbone=args.backbone, resize_short_side=args.resize or None,
+            resize_shape=tuple(args.size) if args.size else None, pool_kernel=args.pool_kernel,
+            pool_count_pad=args.pool_count_pad == "yes", normalization=args.normalization, border_pad=args.border_pad,
+            projection_dim=args.projection_dim, projection_seed=args.seed, tile_size=args.tile_size or None,
+            tile_overlap=args.tile_overlap,
         )
         model = SequentialPatchCore(
-            features, capacity=args.capacity or 2048, strategy=strategy_named(args.method), blur_sigma=args.blur_sigma,
+            features, capacity=args.capacity or 2048, strategy=strategy_named(args.method), scales=args.scales,
+            image_score=args.image_score, blur_sigma=2.0 if args.blur_sigma is None else args.blur_sigma,
             min_patch_brightness=args.min_brightness, device=args.device, bf16=args.bf16, seed=args.seed,
         )
     augment = {"none": None, "da": default_augmentation, "dr": domain_randomization}[args.augment]
@@ -75,7 +92,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"skipped {len(data.skipped)} unreadable image(s)", file=sys.stderr)
     if args.val:
         val = open_from_args(args, kind, root, args.val)
-        print(f"threshold (max pixel F1 on {args.val}): {calibrate(model, val):.6g}")
+        sigmas = DEFAULT_SIGMAS if args.blur_sigma is None else None
+        threshold = calibrate(model, val, sigmas=sigmas)
+        chosen = f"blur σ {model.blur_sigma:g} ({'chosen' if sigmas else 'given'}), "
+        print(f"{chosen}threshold (max pixel F1 on {args.val}): {threshold:.6g}")
     model.save(args.out)
     print(f"wrote {args.out}")
     return 0

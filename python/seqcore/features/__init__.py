@@ -1,7 +1,7 @@
 """Patch features from frozen ImageNet backbones (SPEC §3), with tiling for large images."""
 from seqcore.features.backbones import BackboneError, create_backbone, lite0_weights_path
 from seqcore.features.config import FeatureConfig
-from seqcore.features.extractor import FeatureExtractor, FeatureTile, as_float_image, cell_means
+from seqcore.features.extractor import FeatureExtractor, FeatureTile, as_float_image, cell_means, pooled_patches
 
 __all__ = [
     "BackboneError",
@@ -12,4 +12,5 @@ __all__ = [
     "cell_means",
     "create_backbone",
     "lite0_weights_path",
+    "pooled_patches",
 ]

@@ -16,15 +16,16 @@ class FeatureConfig:
     backbone: str = DEFAULT_BACKBONE
     out_indices: tuple[int, ...] = (2, 3)  # strides 8 and 16 for EfficientNet-Lite0
     pool_kernel: int = 3  # average pooling, stride 1, same padding (1 disables it)
-    resize_short_side: int | None = None  # resize images so the short side has this length
+    resize_short_side: int | None = 256  # resize images so the short side has this length (None: native)
     projection_dim: int | None = None  # random Gaussian projection to this dimension
     projection_seed: int = 0
     pretrained: bool = True
     tile_size: int | None = 1024  # larger images go in overlapping tiles (bounded memory); None: whole
     tile_overlap: int = 128  # pixels of context shared by neighbouring tiles
     resize_shape: tuple[int, int] | None = None  # fixed (height, width), overrides resize_short_side
-    border_pad: int = 8  # mirror this many pixels around the image so border patches see image context
-    normalization: str = "backbone"  # input mean/std: the backbone's pretrained config, or "imagenet"
+    border_pad: int = 0  # mirror this many pixels around the image so border patches see image context
+    normalization: str = "imagenet"  # input mean/std: "imagenet", or the backbone's pretrained config
+    pool_count_pad: bool = True  # pooling counts the zero padding (torch AvgPool2d(k, 1, k//2), as anomalib)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out_indices", tuple(int(i) for i in self.out_indices))
@@ -60,13 +61,19 @@ class FeatureConfig:
         else:
             data["resize_shape"] = list(self.resize_shape)
         if self.normalization == "backbone":
-            data.pop("normalization")  # likewise for the default normalisation
+            data.pop("normalization")  # likewise for the normalisation and pooling of older files
+        if not self.pool_count_pad:
+            data.pop("pool_count_pad")
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "FeatureConfig":
+        """Read a stored config; keys absent from older files take the values those files implied."""
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         known.setdefault("border_pad", 0)  # files written before border padding existed used none
+        known.setdefault("normalization", "backbone")  # older files left the backbone's default out
+        known.setdefault("pool_count_pad", False)  # older pooling averaged real cells only
+        known.setdefault("resize_short_side", None)  # written by every version; None if ever missing
         return cls(**known)
 
     def compatibility_key(self) -> dict[str, Any]:

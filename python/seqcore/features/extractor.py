@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -101,6 +101,24 @@ def cell_means(plane: np.ndarray, stride: int) -> np.ndarray:
     sums = total.reshape(gh, stride, gw, stride).sum(axis=(1, 3))
     counts = count.reshape(gh, stride, gw, stride).sum(axis=(1, 3))
     return (sums / counts).astype(np.float32)
+
+
+def pooled_patches(levels: Sequence[torch.Tensor], kernel: int, count_pad: bool) -> torch.Tensor:
+    """Backbone levels (B, c_i, h_i, w_i) → patch features (B, Σc_i, h_0, w_0): each level average-pooled
+    (kernel k, stride 1, padding k//2; ``count_pad`` counts the zero padding as torch's AvgPool2d),
+    upsampled bilinearly to the finest level and concatenated."""
+    if kernel < 1:
+        raise ValueError(f"pool kernel must be >= 1, got {kernel}")
+    if kernel > 1:
+        levels = [
+            F.avg_pool2d(level, kernel, stride=1, padding=kernel // 2, count_include_pad=count_pad)[
+                :, :, : level.shape[2], : level.shape[3]
+            ]
+            for level in levels
+        ]
+    size = levels[0].shape[2:]
+    levels = [levels[0]] + [F.interpolate(lv, size=size, mode="bilinear", align_corners=False) for lv in levels[1:]]
+    return torch.cat(levels, dim=1)
 
 
 class FeatureExtractor:
@@ -194,26 +212,22 @@ class FeatureExtractor:
     @torch.no_grad()
     def forward_batch(self, images: np.ndarray) -> torch.Tensor:
         """Features (B, d, gh, gw) for a batch (B, H, W, 3) of prepared float images."""
+        return self.forward_kernels(images, (self.config.pool_kernel,))[0]
+
+    @torch.no_grad()
+    def forward_kernels(self, images: np.ndarray, kernels: Sequence[int]) -> list[torch.Tensor]:
+        """Features (B, d, gh, gw) per pooling kernel, all from one backbone pass (multi-scale banks)."""
         h, w = images.shape[1:3]
-        border = self.config.border_pad
         levels = self.backbone_levels(images)
-        k = self.config.pool_kernel
-        if k > 1:
-            levels = [
-                F.avg_pool2d(level, k, stride=1, padding=k // 2, count_include_pad=False)[
-                    :, :, : level.shape[2], : level.shape[3]
-                ]
-                for level in levels
-            ]
-        size = levels[0].shape[2:]
-        levels = [levels[0]] + [F.interpolate(lv, size=size, mode="bilinear", align_corners=False) for lv in levels[1:]]
-        features = torch.cat(levels, dim=1)
         gh, gw = self.grid_shape(h, w)
-        cell = border // self.stride
-        features = features[:, :, cell : cell + gh, cell : cell + gw]
-        if self._projection_t is not None:
-            features = torch.einsum("bchw,cp->bphw", features, self._projection_t)
-        return features
+        cell = self.config.border_pad // self.stride
+        out = []
+        for k in kernels:
+            features = pooled_patches(levels, k, self.config.pool_count_pad)[:, :, cell : cell + gh, cell : cell + gw]
+            if self._projection_t is not None:
+                features = torch.einsum("bchw,cp->bphw", features, self._projection_t)
+            out.append(features)
+        return out
 
     def _tile_boxes(self, height: int, width: int) -> list[tuple[int, int, int, int, int, int, int, int]]:
         """Per tile: the tile box (y0, y1, x0, x1) and its owned core box in pixels."""
@@ -233,28 +247,38 @@ class FeatureExtractor:
 
     def iter_tiles(self, prepared: np.ndarray) -> Iterator[FeatureTile]:
         """Feature blocks covering the patch grid of one prepared image (one block when untiled)."""
+        for tiles in self.iter_tiles_kernels(prepared, (self.config.pool_kernel,)):
+            yield tiles[0]
+
+    def iter_tiles_kernels(self, prepared: np.ndarray, kernels: Sequence[int]) -> Iterator[list[FeatureTile]]:
+        """Like ``iter_tiles``, one FeatureTile per pooling kernel per block, from one backbone pass."""
         height, width = prepared.shape[:2]
         boxes = self._tile_boxes(height, width)
         for y0, y1, x0, x1, cy0, cy1, cx0, cx1 in boxes:
-            feats = self.forward_batch(prepared[None, y0:y1, x0:x1])[0].permute(1, 2, 0)
             s = self.stride
             gy0, gx0 = (cy0 - y0) // s, (cx0 - x0) // s
             gh, gw = math.ceil((cy1 - cy0) / s), math.ceil((cx1 - cx0) / s)
-            block = feats[gy0 : gy0 + gh, gx0 : gx0 + gw]
-            yield FeatureTile(cy0 // s, cx0 // s, np.ascontiguousarray(block.cpu().numpy(), dtype=np.float32))
+            tiles = []
+            for feats in self.forward_kernels(prepared[None, y0:y1, x0:x1], kernels):
+                block = feats[0].permute(1, 2, 0)[gy0 : gy0 + gh, gx0 : gx0 + gw]
+                tiles.append(FeatureTile(cy0 // s, cx0 // s, np.ascontiguousarray(block.cpu().numpy(), np.float32)))
+            yield tiles
             if len(boxes) > 1:
                 del feats, block
                 release_freed_memory()  # tiles of several shapes would otherwise grow the heap tile by tile
 
-    def extract(self, image: np.ndarray) -> np.ndarray:
-        """Patch features (gh, gw, d) float32 of one raw image (stitched from tiles if needed)."""
+    def extract(self, image: np.ndarray, kernels: Sequence[int] | None = None) -> np.ndarray | list[np.ndarray]:
+        """Patch features (gh, gw, d) float32 of one raw image (stitched from tiles if needed);
+        with ``kernels``, a list of them, one per pooling kernel."""
         prepared = self.prepare(image)
         gh, gw = self.grid_shape(*prepared.shape[:2])
-        out = np.empty((gh, gw, self.dim), np.float32)
-        for tile in self.iter_tiles(prepared):
-            h, w = tile.shape
-            out[tile.y0 : tile.y0 + h, tile.x0 : tile.x0 + w] = tile.features
-        return out
+        chosen = (self.config.pool_kernel,) if kernels is None else tuple(kernels)
+        out = [np.empty((gh, gw, self.dim), np.float32) for _ in chosen]
+        for tiles in self.iter_tiles_kernels(prepared, chosen):
+            for grid, tile in zip(out, tiles, strict=True):
+                h, w = tile.shape
+                grid[tile.y0 : tile.y0 + h, tile.x0 : tile.x0 + w] = tile.features
+        return out[0] if kernels is None else out
 
     def extract_many(self, images: Sequence[np.ndarray], batch_size: int = 8) -> list[np.ndarray]:
         """Features of several raw images; equal-sized untiled neighbours share a forward pass."""

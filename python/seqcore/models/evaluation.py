@@ -19,28 +19,59 @@ def predict_many(method: Method, data: Iterable, progress: bool = True) -> Itera
         release_freed_memory()
 
 
+PIXEL_FIGURES = ("pixel_auroc", "aupro", "f1", "mR_DW")  # the pixel part of the selection rule (issue 14)
+
+
+def pixel_rule(result: Any) -> float:
+    """Mean of pixel AUROC, AUPRO, F1_PX and mR_DW (undefined figures count 0): how σ is chosen."""
+    return sum(getattr(result, k) or 0.0 for k in PIXEL_FIGURES) / len(PIXEL_FIGURES)
+
+
 def calibrate(
     method: Method,
     data: Iterable[Sample],
     defect_classes: Sequence[str] | None = None,
     impurity_classes: Sequence[str] | None = None,
     progress: bool = True,
+    sigmas: Sequence[float] | None = (2.0, 4.0, 6.0, 8.0),
 ) -> float:
-    """Choose and store ``method.threshold`` maximizing pooled pixel F1 on annotated validation data."""
+    """Choose and store ``method.threshold`` maximizing pooled pixel F1 on annotated validation data.
+
+    With ``sigmas`` (for methods with ``scores``/``render``/``blur_sigma``), first chooses and stores
+    the blur σ among them that maximises ``pixel_rule`` at each σ's best threshold; each image's
+    score grid is computed once and re-rendered per σ. ``sigmas=None`` keeps the method's σ.
+    """
     from seqcore.metrics import Evaluator
 
     defects = defect_classes if defect_classes is not None else getattr(data, "defect_classes", None)
     if not defects:
         raise ValueError("calibrate needs the defect class names (pass defect_classes or a dataset that has them)")
-    impurities = impurity_classes if impurity_classes is not None else getattr(data, "impurity_classes", ())
-    evaluator = Evaluator(list(defects), list(impurities or ()))
-    seen = 0
-    for sample, prediction in predict_many(method, data, progress):
+    impurities = list(impurity_classes if impurity_classes is not None else getattr(data, "impurity_classes", ()) or ())
+    choose = sigmas is not None and all(hasattr(method, a) for a in ("scores", "render", "blur_sigma"))
+    if sigmas is not None and not sigmas:
+        raise ValueError("sigmas must name at least one blur σ (or be None to keep the method's)")
+    cached: list[tuple[Any, Any]] = []  # (ground truth, what is needed to predict at any σ)
+    total = len(data) if hasattr(data, "__len__") else None
+    for sample in tqdm(data, total=total, desc="calibrate", unit="img", disable=not progress):
         if not isinstance(sample, Sample) or sample.gt is None:
             raise ValueError("calibrate needs Samples with ground truth")
-        evaluator.add(prediction.anomaly_map, sample.gt, prediction.score)
-        seen += 1
-    if seen == 0:
+        cached.append((sample.gt, method.scores(sample) if choose else method.predict(sample)))
+        release_freed_memory()
+    if not cached:
         raise ValueError("calibrate got no validation images")
-    method.threshold = float(evaluator.best_threshold())
+
+    def evaluate(sigma: float | None) -> tuple[float, float]:
+        evaluator = Evaluator(list(defects), impurities)
+        for gt, item in cached:
+            prediction = method.render(item, sigma) if choose else item
+            evaluator.add(prediction.anomaly_map, gt, prediction.score)
+        threshold = float(evaluator.best_threshold())
+        return threshold, pixel_rule(evaluator.compute(threshold)) if choose else 0.0
+
+    if choose:
+        trials = {float(s): evaluate(float(s)) for s in sigmas}
+        best = max(trials, key=lambda s: trials[s][1])  # first candidate wins ties
+        method.blur_sigma, method.threshold = best, trials[best][0]
+    else:
+        method.threshold = evaluate(None)[0]
     return method.threshold

@@ -1,9 +1,13 @@
 """The PatchCore model-file metadata: one dataclass, written and read with full validation.
 
 The JSON keys, their order and their values are the file format (shared with the C++ reader
-and older files): ``to_dict`` writes exactly what earlier versions wrote, ``from_dict`` reads
-their files (optional keys default as they always did) and rejects anything malformed with
-ModelFileError.
+and older files): ``to_dict`` writes exactly what earlier versions wrote for a model they could
+have written, ``from_dict`` reads their files (keys they lack take the values those files
+implied: one bank, image score = map maximum) and rejects anything malformed with ModelFileError.
+
+Multi-scale keys (issue 14): ``scales`` (the banks' pool kernels, first = features.pool_kernel),
+``nominal_scales`` (each bank's score normaliser, required with several banks) and
+``image_score`` ("max", or "nn": PatchCore's reweighting with 9 bank neighbours).
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from seqcore.features.config import FeatureConfig
 
 PATCHCORE_KIND = "SequentialPatchCore"
 METHOD_NAMES = ("sequential", "greedy")
+IMAGE_SCORE_NAMES = ("max", "nn")
 
 
 def _error(message: str) -> Exception:
@@ -51,6 +56,7 @@ _FEATURE_TYPES: dict[str, tuple[type, bool]] = {
     "resize_short_side": (int, True), "projection_dim": (int, True), "projection_seed": (int, False),
     "pretrained": (bool, False), "tile_size": (int, True), "tile_overlap": (int, False),
     "resize_shape": (list, True), "border_pad": (int, False), "normalization": (str, False),
+    "pool_count_pad": (bool, False),
 }
 
 
@@ -92,6 +98,9 @@ class PatchCoreMetadata:
     capacity: int
     method: str = "sequential"  # training strategy name
     greedy_projection_dim: int | None = None
+    scales: list[int] | None = None  # None: one bank at features.pool_kernel (files before issue 14)
+    nominal_scales: list[float] | None = None
+    image_score: str = "max"
     blur_sigma: float = 2.0
     min_patch_brightness: float | None = None
     threshold: float | None = None
@@ -100,6 +109,8 @@ class PatchCoreMetadata:
     versions: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.scales is None and isinstance(self.features, FeatureConfig):
+            self.scales = [self.features.pool_kernel]
         self.validate()
 
     def validate(self) -> None:
@@ -112,6 +123,7 @@ class PatchCoreMetadata:
         if self.method not in METHOD_NAMES:
             raise _error(f"method must be one of {METHOD_NAMES}, got {self.method!r}")
         _int(data, "greedy_projection_dim", 1, optional=True)
+        self._validate_scales()
         if _number(data, "blur_sigma") < 0:
             raise _error(f"blur_sigma must be >= 0, got {self.blur_sigma}")
         brightness = _number(data, "min_patch_brightness", optional=True)
@@ -126,15 +138,42 @@ class PatchCoreMetadata:
         ):
             raise _error("versions must map names to version strings")
 
+    def _validate_scales(self) -> None:
+        scales = self.scales
+        if not isinstance(scales, list) or not scales or not all(
+            isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in scales
+        ) or len(set(scales)) != len(scales):
+            raise _error(f"scales must be a list of distinct pool kernels >= 1, got {scales!r}")
+        if scales[0] != self.features.pool_kernel:
+            raise _error(f"scales[0] ({scales[0]}) must equal features.pool_kernel ({self.features.pool_kernel})")
+        values = self.nominal_scales
+        if values is None:
+            if len(scales) > 1:
+                raise _error("nominal_scales is required with several scales")
+        elif not isinstance(values, list) or len(values) != len(scales) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in values
+        ):
+            raise _error(f"nominal_scales must be {len(scales)} positive numbers, got {values!r}")
+        if self.image_score not in IMAGE_SCORE_NAMES:
+            raise _error(f"image_score must be one of {IMAGE_SCORE_NAMES}, got {self.image_score!r}")
+
     def to_dict(self) -> dict[str, Any]:
-        """The JSON metadata in file order (``"model"`` first)."""
-        return {
+        """The JSON metadata in file order (``"model"`` first); the multi-scale keys only when they
+        differ from what older files implied (so such models write the very same metadata)."""
+        data = {
             "model": PATCHCORE_KIND,
             "features": self.features.to_dict(),
             "feature_dim": self.feature_dim,
             "capacity": self.capacity,
             "method": self.method,
             "greedy_projection_dim": self.greedy_projection_dim,
+        }
+        if self.scales != [self.features.pool_kernel] or self.nominal_scales is not None:
+            data["scales"] = list(self.scales)
+            data["nominal_scales"] = self.nominal_scales
+        if self.image_score != "max":
+            data["image_score"] = self.image_score
+        return data | {
             "blur_sigma": self.blur_sigma,
             "min_patch_brightness": self.min_patch_brightness,
             "threshold": self.threshold,
@@ -159,6 +198,9 @@ class PatchCoreMetadata:
             capacity=data["capacity"],
             method=data["method"],
             greedy_projection_dim=data.get("greedy_projection_dim"),
+            scales=data.get("scales"),
+            nominal_scales=data.get("nominal_scales"),
+            image_score=data.get("image_score", "max"),
             blur_sigma=data["blur_sigma"],
             min_patch_brightness=data.get("min_patch_brightness"),
             threshold=data.get("threshold"),

@@ -1,26 +1,29 @@
 """How a PatchCore coreset is trained from patch arrays: sequential offers or greedy k-center.
 
-A strategy gets ``source(desc)`` (one pass of (n, d) patch arrays per call) and returns the
-trained coreset; ``name`` is the ``"method"`` value written to model files.
+A strategy gets ``source(desc)`` (one pass per call, yielding per tile one (n, d) patch array
+per bank) and returns the trained coresets, one per bank, each trained as if it were alone;
+``name`` is the ``"method"`` value written to model files.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
-PatchSource = Callable[[str], Iterable[np.ndarray]]
+PatchSource = Callable[[str], Iterable[Sequence[np.ndarray]]]
 GREEDY_PROJECTION_DIM = 128  # default of the greedy baseline; recorded in every model file
 
 
 @dataclass
 class FitReport:
-    """What one call of ``fit`` did: per-epoch replacement and patch counts, stop reason, time."""
+    """What one call of ``fit`` did: per-epoch replacement and patch counts (primary bank), stop reason,
+    time; ``bank_replacements`` per further bank when there are several."""
 
     method: str
     replacements: list[int] = field(default_factory=list)
+    bank_replacements: list[list[int]] = field(default_factory=list)
     patches: list[int] = field(default_factory=list)
     stop_reason: str = ""
     seconds: float = 0.0
@@ -30,7 +33,7 @@ class FitReport:
         return len(self.patches)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "method": self.method,
             "epochs": self.epochs,
             "replacements": list(self.replacements),
@@ -38,6 +41,9 @@ class FitReport:
             "stop_reason": self.stop_reason,
             "seconds": round(self.seconds, 3),
         }
+        if self.bank_replacements:
+            data["bank_replacements"] = [list(r) for r in self.bank_replacements]
+        return data
 
 
 @dataclass(frozen=True)
@@ -48,16 +54,18 @@ class CoresetSpec:
     dim: int
     device: str = "cpu"
     seed: int = 0
+    banks: int = 1
 
 
 class Strategy(Protocol):
-    """A training strategy; ``train`` continues from ``coreset`` when it is not None (fine-tuning)."""
+    """A training strategy; ``train`` continues from ``coresets`` when not None (fine-tuning)."""
 
     name: str
 
     def passes(self, epochs: int, augmented: bool) -> int: ...
 
-    def train(self, coreset: Any, source: PatchSource, passes: int, spec: CoresetSpec, report: FitReport) -> Any: ...
+    def train(self, coresets: list | None, source: PatchSource, passes: int, spec: CoresetSpec,
+              report: FitReport) -> list: ...
 
 
 def _no_patches() -> ValueError:
@@ -73,29 +81,40 @@ class Sequential:
     def passes(self, epochs: int, augmented: bool) -> int:
         return epochs
 
-    def train(self, coreset: Any, source: PatchSource, passes: int, spec: CoresetSpec, report: FitReport) -> Any:
+    def train(self, coresets: list | None, source: PatchSource, passes: int, spec: CoresetSpec,
+              report: FitReport) -> list:
         from seqcore.coreset import SequentialCoreset
 
-        if coreset is None:
-            coreset = SequentialCoreset(spec.capacity, spec.dim, device=spec.device)
+        if coresets is None:
+            coresets = [SequentialCoreset(spec.capacity, spec.dim, device=spec.device) for _ in range(spec.banks)]
+        active = list(range(len(coresets)))  # a bank that settled is no longer offered patches
+        report.bank_replacements = [[] for _ in coresets[1:]]
+        reasons = ["max epochs"] * len(coresets)
         for epoch in range(1, passes + 1):
-            replaced = offered = 0
+            replaced, offered = [0] * len(coresets), 0
             for patches in source(f"epoch {epoch}/{passes}"):
-                if len(patches):
-                    replaced += int(coreset.offer_batch(patches))
-                    offered += len(patches)
-            report.replacements.append(replaced)
+                if len(patches[0]):
+                    for b in active:
+                        replaced[b] += int(coresets[b].offer_batch(patches[b]))
+                    offered += len(patches[0])
+            report.replacements.append(replaced[0])
+            for b, counts in enumerate(report.bank_replacements, start=1):
+                counts.append(replaced[b])
             report.patches.append(offered)
             if offered == 0:
                 raise _no_patches()
-            if coreset.size < spec.capacity:
-                report.stop_reason = "coreset not full: every patch kept"
-                return coreset
-            if replaced == 0:
-                report.stop_reason = "no replacements"
-                return coreset
-        report.stop_reason = "max epochs"
-        return coreset
+            for b in list(active):
+                if coresets[b].size < spec.capacity:
+                    reasons[b] = "coreset not full: every patch kept"
+                elif replaced[b] == 0:
+                    reasons[b] = "no replacements"
+                else:
+                    continue
+                active.remove(b)
+            if not active:
+                break
+        report.stop_reason = reasons[0]
+        return coresets
 
 
 @dataclass(frozen=True)
@@ -116,26 +135,31 @@ class Greedy:
     def passes(self, epochs: int, augmented: bool) -> int:
         return epochs if augmented else 1
 
-    def train(self, coreset: Any, source: PatchSource, passes: int, spec: CoresetSpec, report: FitReport) -> Any:
+    def train(self, coresets: list | None, source: PatchSource, passes: int, spec: CoresetSpec,
+              report: FitReport) -> list:
         from seqcore.coreset import SequentialCoreset, greedy_kcenter
 
-        pool = [] if coreset is None else [coreset.points]
+        pools = [[] for _ in range(spec.banks)] if coresets is None else [[c.points] for c in coresets]
         for index in range(passes):
             count = 0
             for patches in source(f"collect {index + 1}/{passes}"):
-                pool.append(np.asarray(patches, dtype=np.float32))
-                count += len(patches)
+                for pool, bank_patches in zip(pools, patches, strict=True):
+                    pool.append(np.asarray(bank_patches, dtype=np.float32))
+                count += len(patches[0])
             report.patches.append(count)
             report.replacements.append(0)
-        features = np.concatenate(pool, axis=0) if pool else np.empty((0, spec.dim), np.float32)
-        if len(features) == 0:
-            raise _no_patches()
-        if len(features) > spec.capacity:
-            proj = self.projection_dim
-            proj = proj if proj is not None and proj < features.shape[1] else None
-            features = features[greedy_kcenter(features, spec.capacity, projection_dim=proj, seed=spec.seed)]
+        out = []
+        for pool in pools:
+            features = np.concatenate(pool, axis=0) if pool else np.empty((0, spec.dim), np.float32)
+            if len(features) == 0:
+                raise _no_patches()
+            if len(features) > spec.capacity:
+                proj = self.projection_dim
+                proj = proj if proj is not None and proj < features.shape[1] else None
+                features = features[greedy_kcenter(features, spec.capacity, projection_dim=proj, seed=spec.seed)]
+            out.append(SequentialCoreset.from_points(features, capacity=spec.capacity, device=spec.device))
         report.stop_reason = "greedy k-center"
-        return SequentialCoreset.from_points(features, capacity=spec.capacity, device=spec.device)
+        return out
 
 
 STRATEGIES = ("sequential", "greedy")
