@@ -71,16 +71,17 @@ def child(args: argparse.Namespace) -> None:
     from seqcore.models.patchcore import SequentialPatchCore, strategy_named
 
     strategy = strategy_named(args.method)
+    native = FeatureConfig(resize_short_side=None)  # high-resolution sets at full size, in 1024-px tiles
     if args.set == "magnetic":
         train = MagneticTileDataset(data_root("magnetic_tile"), "train")
         data = _Subset(train, args.n)
         model = SequentialPatchCore(FeatureConfig(resize_short_side=256), capacity=args.capacity, strategy=strategy)
     elif args.set == "synthetic":
         data = SyntheticSurfaces(args.n)
-        model = SequentialPatchCore(capacity=args.capacity, strategy=strategy)  # default tiles: 1024 px
+        model = SequentialPatchCore(native, capacity=args.capacity, strategy=strategy)
     else:
         data = SyntheticSurfaces(args.n, shape=(4000, 4700))
-        model = SequentialPatchCore(capacity=args.capacity, strategy=strategy)
+        model = SequentialPatchCore(native, capacity=args.capacity, strategy=strategy)
     _ = model.extractor  # load the backbone before measuring the baseline
     before = vm_rss_mb()
     start = time.perf_counter()

@@ -65,7 +65,7 @@ class Candidate:
     sigma: float | None = 4.0  # None: chosen on val from SIGMAS
     image_score: str = "nn"  # "nn" (PatchCore reweighting), "max" (map maximum) or "topk" (top 1 % patches)
 
-    def with_changes(self, **changes) -> "Candidate":
+    def with_changes(self, **changes) -> Candidate:
         recipe_keys = {f.name for f in dataclasses.fields(ql.InputRecipe)}
         recipe = dataclasses.replace(self.recipe, **{k: v for k, v in changes.items() if k in recipe_keys})
         return dataclasses.replace(self, recipe=recipe, **{k: v for k, v in changes.items() if k not in recipe_keys})
@@ -126,7 +126,7 @@ class Runner:
 
     def features(self, levels: ql.SplitLevels, use: tuple[int, ...], pool: int, include_pad: bool) -> list[np.ndarray]:
         return [ql.patch_features(lv, use, pool, include_pad, shape, levels.border_pad)[0]
-                for lv, shape in zip(levels.levels, levels.prepared_shapes)]
+                for lv, shape in zip(levels.levels, levels.prepared_shapes, strict=False)]
 
     def branch(self, dataset: str, cand: Candidate, scale: str, order: int) -> Branch:
         use, pool_override, backbone = SCALES[scale]
@@ -138,8 +138,9 @@ class Runner:
         splits = ql.SPLITS[dataset]
         stride = ql.LEVEL_STRIDES[use[0]]
         limit = "" if self.limit is None else f"_limit{self.limit}"
+        pad = "z" if cand.include_pad else "r"
         stored = self.cache / "banks" / (f"{dataset}_{recipe.key}_l{''.join(map(str, use))}_p{pool}"
-                                         f"{'z' if cand.include_pad else 'r'}_{cand.method}{order}_k{self.capacity}{limit}.npz")
+                                         f"{pad}_{cand.method}{order}_k{self.capacity}{limit}.npz")
         if stored.is_file():  # banks are deterministic given the cached levels; reuse them across runs
             with np.load(stored) as z:
                 bank, fit_seconds, scale_value = z["bank"], float(z["fit_seconds"]), float(z["scale"])
@@ -208,7 +209,7 @@ class Runner:
             rules = {"max": ev.image_scores,
                      "topk": [ql.topk_mean_score(g) for g in grids[split]],
                      "nn": [ql.nn_reweighted_score(g, i, f, first.bank, first.support)
-                            for g, i, f in zip(grids[split], first.nn_index[split], feats)]}
+                            for g, i, f in zip(grids[split], first.nn_index[split], feats, strict=False)]}
             image = {name: ql.auroc(s, ev.image_labels) for name, s in rules.items()}
             figures = {"image_auroc": image[cand.image_score], "pixel_auroc": result.pixel_auroc,
                        "aupro": result.aupro, "f1": result.f1, "precision": result.precision,
@@ -288,8 +289,9 @@ def time_costs(runner: Runner, cand: Candidate, dataset: str, count: int) -> dic
         recipes[name] = cand.recipe if backbone is None else dataclasses.replace(cand.recipe, backbone=backbone)
     extractors = {r.key: (ql.lite1_extractor(r.feature_config()) if r.backbone == "lite1"
                           else FeatureExtractor(r.feature_config())) for r in recipes.values()}
-    extraction = sum(runner.levels(dataset, splits[0], r).seconds_per_image * len(runner.levels(dataset, splits[0], r).names)
-                     for r in {r.key: r for r in recipes.values()}.values())
+    unique = {r.key: r for r in recipes.values()}.values()
+    extraction = sum(runner.levels(dataset, splits[0], r).seconds_per_image
+                     * len(runner.levels(dataset, splits[0], r).names) for r in unique)
     fit = sum(b.fit_seconds for b in branches)
     data = ql.open_split(dataset, runner.roots[dataset], splits[2])
     images = [data[i].image for i in range(min(count, len(data)))]
@@ -301,7 +303,7 @@ def time_costs(runner: Runner, cand: Candidate, dataset: str, count: int) -> dic
                 prepared = extractor.prepare(image)
                 levels[key] = [lv[0].numpy() for lv in extractor.backbone_levels(prepared[None])]
             grids = []
-            for name, b in zip(cand.scales, branches):
+            for name, b in zip(cand.scales, branches, strict=False):
                 use, override, _ = SCALES[name]
                 f, _ = ql.patch_features(levels[recipes[name].key], use, cand.pool if override is None else override,
                                          cand.include_pad, prepared.shape[:2], cand.recipe.border_pad)
@@ -347,7 +349,8 @@ def main() -> None:
         "rule": rule_score.__doc__.strip().replace("\n    ", " "),
         "datasets": {d: {s: len(runner.levels(d, s, BASELINE.recipe).names) for s in ql.SPLITS[d]} for d in roots},
         "capacity": args.capacity, "reference_magnetic_tile_test": REFERENCE,
-        "decisions": decisions, "selection_steps": steps, "chosen": chosen.describe(), "candidates": results, "costs": costs,
+        "decisions": decisions, "selection_steps": steps, "chosen": chosen.describe(), "candidates": results,
+        "costs": costs,
         "seconds": time.perf_counter() - start,
         "machine": {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                     "platform": platform.platform(), "python": platform.python_version(),

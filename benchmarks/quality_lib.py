@@ -95,7 +95,7 @@ def lite1_extractor(config: FeatureConfig) -> FeatureExtractor:
     if len(source) != len(target):
         raise ValueError(f"Lite1 weights have {len(source)} tensors, timm {name} expects {len(target)}")
     mapped = {}
-    for (src_name, src), (dst_name, dst) in zip(source.items(), target.items()):
+    for (src_name, src), (dst_name, dst) in zip(source.items(), target.items(), strict=False):
         if tuple(src.shape) != tuple(dst.shape):
             raise ValueError(f"Lite1 weight {src_name} {tuple(src.shape)} does not match {dst_name} {tuple(dst.shape)}")
         mapped[dst_name] = src
@@ -224,6 +224,7 @@ def evaluator_for(grids: Sequence[np.ndarray], stride: int, levels: SplitLevels,
                   classes: Sequence[str], sigma: float) -> Evaluator:
     """An Evaluator filled with native-resolution maps (image score: map max, replaced later if asked)."""
     ev = Evaluator(classes)
-    for grid, prepared, native, gt, name in zip(grids, levels.prepared_shapes, levels.native_shapes, gts, levels.names):
+    rows = zip(grids, levels.prepared_shapes, levels.native_shapes, gts, levels.names, strict=False)
+    for grid, prepared, native, gt, name in rows:
         ev.add(anomaly_map(grid, stride, prepared, native, sigma), gt, None, name)
     return ev

@@ -29,7 +29,7 @@ def test_offline_lite0_weights_equal_package_file(no_network):
     import timm
 
     full_names = list(timm.create_model("tf_efficientnet_lite0", pretrained=False).state_dict())
-    by_name = dict(zip(full_names, source_tensors))
+    by_name = dict(zip(full_names, source_tensors, strict=False))
     state = model.state_dict()
     assert len(model.blocks) == 5  # blocks after the stride-16 level are dropped
     assert len(state) == 198  # stem + blocks 0-4 of the 296 packaged tensors

@@ -44,7 +44,7 @@ def test_gray_equals_replicated_rgb(extractor):
 def test_batched_equals_single(extractor):
     images = [_texture(48, 64, seed) for seed in range(3)] + [_texture(40, 40, 9)]
     many = extractor.extract_many(images, batch_size=3)
-    for image, feats in zip(images, many):
+    for image, feats in zip(images, many, strict=False):
         np.testing.assert_allclose(feats, extractor.extract(image), rtol=1e-4, atol=1e-4)
 
 
@@ -89,7 +89,7 @@ def test_tiles_stitch_exactly_from_untiled_crops():
     boxes = tiled._tile_boxes(*prepared.shape[:2])
     assert len(boxes) == 20  # 4 x 5 cores of 64 pixels, the last column 8 pixels wide
     expected = np.full((25, 33, 152), np.nan, np.float32)
-    for (y0, y1, x0, x1, *_), (gy, gx, ty, tx) in zip(boxes, _owned_cells(tiled, *prepared.shape[:2])):
+    for (y0, y1, x0, x1, *_), (gy, gx, ty, tx) in zip(boxes, _owned_cells(tiled, *prepared.shape[:2]), strict=False):
         expected[gy, gx] = _one_pass(tiled, prepared[y0:y1, x0:x1])[ty, tx]
     owners = np.zeros((25, 33), int)
     stitched = np.full_like(expected, np.nan)
@@ -109,7 +109,7 @@ def test_every_grid_cell_is_owned_by_exactly_one_tile(height, width, tile, overl
     ex.config, ex.stride = cfg(tile_size=tile, tile_overlap=overlap, pretrained=False), 8
     owners = np.zeros((-(-height // 8), -(-width // 8)), int)
     for (y0, y1, x0, x1, cy0, cy1, cx0, cx1), (gy, gx, _, _) in zip(
-        ex._tile_boxes(height, width), _owned_cells(ex, height, width)
+        ex._tile_boxes(height, width), _owned_cells(ex, height, width), strict=False
     ):
         assert y1 - y0 <= tile and x1 - x0 <= tile
         assert y0 == max(0, cy0 - overlap) and y1 == min(height, cy1 + overlap)  # context on every side

@@ -13,7 +13,8 @@ from seqcore.cli import main
 def _surface(seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:64, 0:64]
-    return np.clip(120 + 30 * np.sin(xx / 3.0) + 20 * np.cos(yy / 4.0) + rng.normal(0, 2, (64, 64)), 0, 255).astype(np.uint8)
+    texture = 120 + 30 * np.sin(xx / 3.0) + 20 * np.cos(yy / 4.0) + rng.normal(0, 2, (64, 64))
+    return np.clip(texture, 0, 255).astype(np.uint8)
 
 
 @pytest.fixture
@@ -62,7 +63,8 @@ def test_train_reports_bad_arguments(folders, tmp_path, capsys):
 def test_train_fixed_size_keeps_maps_at_input_resolution(folders, tmp_path):
     train, test = folders
     model = tmp_path / "m.safetensors"
-    assert main(["train", str(train), "--out", str(model), "--capacity", "32", "--epochs", "1", "--size", "48", "80"]) == 0
+    args = ["train", str(train), "--out", str(model), "--capacity", "32", "--epochs", "1", "--size", "48", "80"]
+    assert main(args) == 0
     from seqcore import SequentialPatchCore
 
     loaded = SequentialPatchCore.load(model)

@@ -18,7 +18,8 @@ def test_cuda_backbone_matches_cpu():
     cpu.fit(images, epochs=1, progress=False)
     gpu = SequentialPatchCore(capacity=32, device="cuda")
     gpu.coreset = cpu.coreset
-    np.testing.assert_allclose(gpu.predict(images[0]).anomaly_map, cpu.predict(images[0]).anomaly_map, rtol=1e-2, atol=1e-2)
+    np.testing.assert_allclose(gpu.predict(images[0]).anomaly_map, cpu.predict(images[0]).anomaly_map,
+                               rtol=1e-2, atol=1e-2)
     bf16 = SequentialPatchCore(capacity=32, device="cuda", bf16=True)
     bf16.coreset = cpu.coreset
     assert np.isfinite(bf16.predict(images[0]).anomaly_map).all()

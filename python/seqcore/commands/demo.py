@@ -112,7 +112,7 @@ def _summary(results: dict[str, Any], timings: dict[str, float], args: argparse.
         "# seqcore demo: Synth vs Synth_WS on synthetic brushed-metal plates",
         "",
         "A small dual dataset was generated (`data/`): every scene exists with and without water",
-        "stains (SPEC §6), sharing texture, defects, light and camera noise. One Sequential",
+        "stains (docs/design.md §6), sharing texture, defects, light and camera noise. One Sequential",
         "PatchCore was trained per scenario on nominal plates only; both set their threshold on",
         f"`{EVAL_VARIANT}/val` and are scored on `{EVAL_VARIANT}/test`, where water stains are",
         "impurities (not anomalies): their recall counts false alarms, lower is better.",

@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tile-overlap", type=int, default=128)
     parser.add_argument("--min-brightness", type=float, help="skip patches darker than this (0..1), e.g. 0.12")
     parser.add_argument("--augment", choices=("none", "da", "dr"), default="none",
-                        help="SPEC §7 augmentation (da) or domain randomization (dr)")
+                        help="docs/design.md §7 augmentation (da) or domain randomization (dr)")
     parser.add_argument("--val", help="split of the same dataset whose pixel-F1 maximum sets the threshold")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] for the backbone")

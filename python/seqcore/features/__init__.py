@@ -1,4 +1,4 @@
-"""Patch features from frozen ImageNet backbones (SPEC §3), with tiling for large images."""
+"""Patch features from frozen ImageNet backbones (docs/design.md §3), with tiling for large images."""
 from seqcore.features.backbones import BackboneError, create_backbone, lite0_weights_path
 from seqcore.features.config import FeatureConfig
 from seqcore.features.extractor import FeatureExtractor, FeatureTile, as_float_image, cell_means, pooled_patches

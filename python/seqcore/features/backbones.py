@@ -36,7 +36,7 @@ def lite0_weights_path() -> Path:
     return path
 
 
-def lite0_state_dict_for_timm(target_keys: dict[str, torch.Tensor]) -> "OrderedDict[str, torch.Tensor]":
+def lite0_state_dict_for_timm(target_keys: dict[str, torch.Tensor]) -> OrderedDict[str, torch.Tensor]:
     """Map the package's 296 lukemelas tensors onto timm names by order, checking every shape."""
     source = torch.load(lite0_weights_path(), map_location="cpu", weights_only=True)
     if len(source) != len(target_keys):
@@ -45,7 +45,7 @@ def lite0_state_dict_for_timm(target_keys: dict[str, torch.Tensor]) -> "OrderedD
             f"tf_efficientnet_lite0 expects {len(target_keys)}"
         )
     mapped: OrderedDict[str, torch.Tensor] = OrderedDict()
-    for (src_name, src), (dst_name, dst) in zip(source.items(), target_keys.items()):
+    for (src_name, src), (dst_name, dst) in zip(source.items(), target_keys.items(), strict=False):
         if tuple(src.shape) != tuple(dst.shape):
             raise BackboneError(
                 f"EfficientNet-Lite0 weight {src_name} {tuple(src.shape)} does not match timm "

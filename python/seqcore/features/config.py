@@ -67,7 +67,7 @@ class FeatureConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "FeatureConfig":
+    def from_dict(cls, data: dict[str, Any]) -> FeatureConfig:
         """Read a stored config; keys absent from older files take the values those files implied."""
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         known.setdefault("border_pad", 0)  # files written before border padding existed used none

@@ -1,4 +1,4 @@
-"""Patch features (SPEC §3): two backbone levels, average-pooled, upsampled and concatenated.
+"""Patch features (docs/design.md §3): two backbone levels, average-pooled, upsampled and concatenated.
 
 Every image is first mirrored by ``border_pad`` pixels on each side (border patches then see
 surface instead of the convolutions' zero padding; the pad's features are cropped away), then

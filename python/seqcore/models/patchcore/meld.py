@@ -1,4 +1,4 @@
-"""Melding fitted PatchCore models into one coreset without feature extraction (SPEC §2)."""
+"""Melding fitted PatchCore models into one coreset without feature extraction (docs/design.md §2)."""
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -1,4 +1,4 @@
-"""SequentialPatchCore (SPEC §2–§4): a bounded coreset of nominal patch features, scored by nearest neighbour.
+"""SequentialPatchCore (docs/design.md §2–§4): a bounded coreset of nominal patch features, scored by nearest neighbour.
 
 Training offers every patch of every nominal image to the coreset through a strategy object
 (``Sequential`` by default, ``Greedy`` for the original PatchCore baseline), so peak memory
@@ -368,7 +368,7 @@ class SequentialPatchCore:
             raise ValueError("the model has no coreset yet: fit it or load a trained model first")
 
     def patch_scores(self, features: np.ndarray, chunk_size: int = 2048, bank: int = 0) -> np.ndarray:
-        """Distance of each patch vector (n, d) to its nearest point of bank ``bank``, in chunks (SPEC §4).
+        """Distance of each patch vector (n, d) to its nearest point of bank ``bank``, in chunks (docs/design.md §4).
 
         Routed through :func:`seqcore.coreset.knn.nearest_neighbors` (FAISS-GPU, CUDA, FAISS-CPU
         or the C++ core, whichever is available first); training decisions do not depend on it.
@@ -540,7 +540,7 @@ class SequentialPatchCore:
     # -- melding ----------------------------------------------------------------------------
     @classmethod
     def meld(cls, models: Sequence[SequentialPatchCore], capacity: int | None = None) -> SequentialPatchCore:
-        """Meld fitted models (base first) into a new one of ``capacity`` (default: the base's), SPEC §2."""
+        """Meld fitted models (base first) into a new one of ``capacity`` (default: the base's), docs/design.md §2."""
         from seqcore.models.patchcore.meld import meld_models
 
         return meld_models(models, capacity)

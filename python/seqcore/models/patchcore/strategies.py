@@ -74,7 +74,7 @@ def _no_patches() -> ValueError:
 
 @dataclass(frozen=True)
 class Sequential:
-    """Offer every patch to a bounded coreset, epoch after epoch (SPEC §2); stops when it settles."""
+    """Offer every patch to a bounded coreset, epoch after epoch (docs/design.md §2); stops when it settles."""
 
     name = "sequential"
 
