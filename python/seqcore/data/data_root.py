@@ -8,10 +8,19 @@ ENV_VAR = "SEQCORE_DATA"
 _CHECKOUT = Path(__file__).resolve().parents[3]  # <repo>/python/seqcore/data/data_root.py -> <repo>
 
 
+def _is_checkout(folder: Path) -> bool:
+    return (folder / "pyproject.toml").is_file() and (folder / "python" / "seqcore").is_dir()
+
+
 def default_root() -> Path:
-    """``<repo>/../shared/data`` when running from a source checkout, else ``./data``."""
-    if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "python" / "seqcore").is_dir():
-        return _CHECKOUT.parent / "shared" / "data"
+    """``<repo>/../shared/data`` beside the source checkout this module or the working directory is in.
+
+    The package may be installed (site-packages) while tests and benchmarks run from a checkout,
+    so the working directory counts too; elsewhere ``./data``.
+    """
+    for folder in (_CHECKOUT, Path.cwd().resolve()):
+        if _is_checkout(folder):
+            return folder.parent / "shared" / "data"
     return Path("data").resolve()
 
 
