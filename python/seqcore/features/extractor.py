@@ -5,7 +5,8 @@ surface instead of the convolutions' zero padding; the pad's features are croppe
 reflect-padded to a multiple of the coarsest stride; the feature grid covers the image at the
 finest stride (8 for the default levels). Large images are processed
 as overlapping tiles: each tile contributes only the patches of its central (owned) block,
-the overlap supplies context, so the stitched grid has no seams and no duplicates.
+the overlap supplies context, so every cell is owned exactly once; near a seam the features
+differ slightly from an untiled pass (measured ≤ 0.75 % of the largest value at 1024/128).
 """
 from __future__ import annotations
 
