@@ -31,15 +31,18 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'seqcore.io' has no attribute {name!r}")
 
 
-def _checked_tensors(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Contiguous copies-if-needed; "coreset" must be a finite (n, d) float array (stored F32)."""
-    if "coreset" not in tensors:
+def _checked_tensors(tensors: dict[str, np.ndarray], coreset: bool = True) -> dict[str, np.ndarray]:
+    """Contiguous copies-if-needed; "coreset" (required unless ``coreset=False``) must be a finite
+    (n, d) float array (stored F32)."""
+    if coreset and "coreset" not in tensors:
         raise ValueError("tensors must include 'coreset'")
     out = {}
     for name, value in tensors.items():
         if not isinstance(name, str) or name == "__metadata__":
             raise ValueError(f"invalid tensor name {name!r}")
         out[name] = np.ascontiguousarray(value)
+    if "coreset" not in out:
+        return out
     coreset = out["coreset"]
     if coreset.dtype.kind != "f" or coreset.ndim != 2:
         raise ValueError(f"'coreset' must be a 2-D float array, got dtype {coreset.dtype} shape {coreset.shape}")
@@ -49,12 +52,13 @@ def _checked_tensors(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def save_model(path: str | os.PathLike, tensors: dict[str, np.ndarray], metadata: dict) -> None:
-    """Writes tensors (must include "coreset" (n, d) float32) and JSON-serializable metadata
-    to one safetensors file, atomically (temporary file, then rename)."""
+def save_model(path: str | os.PathLike, tensors: dict[str, np.ndarray], metadata: dict, coreset: bool = True) -> None:
+    """Writes tensors (must include "coreset" (n, d) float32 unless ``coreset=False``, for methods
+    without a memory bank) and JSON-serializable metadata to one safetensors file, atomically
+    (temporary file, then rename)."""
     from safetensors.numpy import save_file
 
-    arrays = _checked_tensors(tensors)
+    arrays = _checked_tensors(tensors, coreset)
     try:
         text = json.dumps(metadata)
     except (TypeError, ValueError) as exc:
@@ -62,11 +66,26 @@ def save_model(path: str | os.PathLike, tensors: dict[str, np.ndarray], metadata
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     save_file(arrays, str(tmp), metadata={"format": FORMAT, "format_version": FORMAT_VERSION, "seqcore": text})
+    _sort_header_metadata(tmp)
     os.replace(tmp, path)
 
 
-def load_model(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
-    """Reads (tensors, metadata) written by save_model; ModelFileError on any bad file."""
+def _sort_header_metadata(path: Path) -> None:
+    """Rewrite the header's ``__metadata__`` in sorted key order, in place and at the same length:
+    safetensors writes that map in hash order, which would make equal models differ byte-wise."""
+    with path.open("r+b") as f:
+        size = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(size))
+        header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
+        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(text) <= size:
+            f.seek(8)
+            f.write(text.ljust(size, b" "))
+
+
+def load_model(path: str | os.PathLike, coreset: bool = True) -> tuple[dict[str, np.ndarray], dict]:
+    """Reads (tensors, metadata) written by save_model; ModelFileError on any bad file (and, unless
+    ``coreset=False``, on a file without a 2-D float32 "coreset")."""
     from safetensors import SafetensorError, safe_open
 
     ModelFileError = _model_file_error()
@@ -86,8 +105,8 @@ def load_model(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
             tensors = {name: f.get_tensor(name) for name in f.keys()}
     except (SafetensorError, OSError, UnicodeDecodeError) as exc:
         raise ModelFileError(f"model file {path}: truncated or not a safetensors file ({exc})") from exc
-    coreset = tensors.get("coreset")
-    if coreset is None or coreset.dtype != np.float32 or coreset.ndim != 2:
+    points = tensors.get("coreset")
+    if coreset and (points is None or points.dtype != np.float32 or points.ndim != 2):
         raise ModelFileError(f"model file {path}: no 2-D float32 tensor 'coreset'")
     try:
         metadata = json.loads(header.get("seqcore", "{}"))

@@ -50,6 +50,7 @@ class Method(Protocol):
 # name -> "module:Class"; one line per method, imported only when asked for
 METHODS: dict[str, str] = {
     "patchcore": "seqcore.models.patchcore:SequentialPatchCore",
+    "supervised": "seqcore.models.supervised:SupervisedSegmenter",  # --method unet|fcn|deeplab
 }
 
 
@@ -65,7 +66,7 @@ def load_method(path: str | Path, **options: Any) -> Method:
     """Load any registered method's model file, dispatching on the ``"model"`` metadata key."""
     from seqcore.io import ModelFileError, load_model
 
-    kind = load_model(path)[1].get("model")
+    kind = load_model(path, coreset=False)[1].get("model")
     for name in METHODS:
         cls = method_class(name)
         if getattr(cls, "KIND", None) == kind:
