@@ -8,6 +8,7 @@ validated metadata (``schema.SupervisedMetadata``).
 """
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -69,7 +70,8 @@ class SupervisedSegmenter:
                        self._val_f1, finetune=bool(self.history), progress=progress)
         self.network.eval()
         # no timings in the file: the same seed and data give the same bytes
-        self.history.append({k: v for k, v in report.to_dict().items() if k != "seconds"})
+        entry = {k: v for k, v in report.to_dict().items() if k != "seconds"}
+        self.history.append(json.loads(json.dumps(entry)))  # as the file will hold it (tuples become lists)
         return report
 
     def _val_f1(self, network: nn.Module, images: list[LabelledImage]) -> float:
