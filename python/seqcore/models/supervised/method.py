@@ -150,7 +150,8 @@ def _weights(network: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _labelled(data: Iterable) -> list[LabelledImage]:
-    items = list(data) if not hasattr(data, "defect_classes") else data
+    """Training images from LabelledImages as they are, else via ``labelled_images``."""
+    items = data if hasattr(data, "defect_classes") else list(data)
     if isinstance(items, list) and items and all(isinstance(x, LabelledImage) for x in items):
         return items
     return labelled_images(items)

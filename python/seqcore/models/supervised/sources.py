@@ -36,20 +36,24 @@ def defect_target(gt: GroundTruth | None, shape: tuple[int, int], defect_classes
     return np.isin(gt.class_mask, ids).astype(np.uint8)
 
 
-def labelled_images(data: Iterable[Sample], defect_classes: Sequence[str] | None = None) -> list[LabelledImage]:
-    """Decode a dataset (or list of Samples) into training images; defect classes default to the dataset's."""
+def labelled_images(data: Iterable[Sample | np.ndarray], defect_classes: Sequence[str] | None = None
+                    ) -> list[LabelledImage]:
+    """Decode a dataset (or list of Samples, or plain nominal arrays) into training images; defect
+    classes default to the dataset's and are needed once any Sample is annotated."""
     defects = defect_classes if defect_classes is not None else getattr(data, "defect_classes", None)
-    if not defects:
-        raise ValueError("supervised training needs the defect class names (a dataset that has them, "
-                         "or defect_classes=...)")
     out = []
-    for sample in data:
+    for index, sample in enumerate(data):
+        if isinstance(sample, np.ndarray):  # an unannotated image: nominal, all background
+            sample = Sample(f"image_{index}", sample, "")
         if not isinstance(sample, Sample):
-            raise TypeError(f"supervised training needs annotated Samples, got {type(sample).__name__}")
+            raise TypeError(f"supervised training needs Samples or image arrays, got {type(sample).__name__}")
         gray = to_gray(sample.image)
         gt = sample.gt
+        if gt is not None and gt.class_names and not defects:
+            raise ValueError("supervised training needs the defect class names (a dataset that has them, "
+                             "or defect_classes=...)")
         valid = np.ones(gray.shape, np.uint8) if gt is None or gt.roi is None else gt.roi.astype(np.uint8)
-        out.append(LabelledImage(sample.name, gray, defect_target(gt, gray.shape, defects), valid))
+        out.append(LabelledImage(sample.name, gray, defect_target(gt, gray.shape, defects or ()), valid))
     if not out:
         raise ValueError("supervised training got no images")
     return out

@@ -7,6 +7,8 @@ improvement and keeps the best epoch's weights. Fine-tuning (a model that was al
 uses the grid scaled by ``finetune_factor``. Loss: binary cross-entropy on the logits, plus
 soft Dice when ``dice`` (both over valid pixels only). Validation F1 is the pooled pixel F1 at
 its best threshold (``seqcore.metrics.Evaluator``) over whole validation images.
+Crops are no larger than the largest image (rounded up to a multiple of 32). Without any defect
+pixel in the validation images there is nothing to select on: each rate trains one epoch.
 Seeded: the same seed, data and thread count give the same weights bit for bit (CPU).
 """
 from __future__ import annotations
@@ -99,6 +101,8 @@ def _one_rate(net: nn.Module, loader: DataLoader, crops: CropDataset, val: Seque
             loss = segmentation_loss(net(inputs), target, valid, config.dice)
             loss.backward()
             optimizer.step()
+        if not any(im.target.any() for im in val):  # validation F1 undefined: nothing to stop on
+            return copy.deepcopy(net.state_dict()), 0.0, epoch + 1
         f1 = val_f1(net, val)
         plateau.step(f1)
         bar.set_postfix(loss=f"{loss.item():.3f}", val_f1=f"{f1:.3f}")
@@ -119,10 +123,12 @@ def train(net: nn.Module, images: Sequence[LabelledImage], val: Sequence[Labelle
     initial = copy.deepcopy(net.state_dict())
     report = TrainReport(finetune=finetune, config=asdict(config))
     best_state: dict[str, torch.Tensor] | None = None
+    largest = max(max(im.gray.shape) for im in images)
+    size = min(config.crop_size, -(-largest // 32) * 32)
     for lr in (r * factor for r in config.learning_rates):
         torch.manual_seed(seed)
         net.load_state_dict(initial)
-        crops = CropDataset(images, config.crops_per_epoch, config.crop_size, config.intensity_threshold,
+        crops = CropDataset(images, config.crops_per_epoch, size, config.intensity_threshold,
                             stacking, config.augment, seed)
         generator = torch.Generator().manual_seed(seed)
         loader = DataLoader(crops, batch_size=config.batch_size, shuffle=True, drop_last=True, generator=generator)
