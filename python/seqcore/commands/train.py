@@ -5,6 +5,7 @@ import argparse
 import os
 import sys
 
+from seqcore.commands import _train_simplenet as train_simplenet
 from seqcore.commands import _train_supervised as train_supervised
 from seqcore.commands._options import add_dataset_arguments, dataset_source, open_from_args
 from seqcore.data.open import SPLIT_KINDS
@@ -22,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_dataset_arguments(parser, "train")
     parser.add_argument("--capacity", type=int, help="coreset size K (default 2048; fixed by --init)")
     parser.add_argument("--epochs", type=int, default=5, help="maximum epochs (default 5)")
-    parser.add_argument("--method", choices=("sequential", "greedy", *train_supervised.SUPERVISED_METHODS),
+    parser.add_argument("--method", choices=("sequential", "greedy", *train_supervised.SUPERVISED_METHODS, "simplenet"),
                         default="sequential", help="coreset strategy, or a supervised segmenter trained on masks")
     parser.add_argument("--backbone", default="tf_efficientnet_lite0", help="timm backbone name")
     parser.add_argument("--resize", type=int, default=256,
@@ -56,6 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] for the backbone")
     parser.add_argument("--bf16", action="store_true", help="run the backbone in bfloat16")
     train_supervised.add_arguments(parser)
+    train_simplenet.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
     kind, root = dataset_source(args, args.data)
     if args.method in train_supervised.SUPERVISED_METHODS:
         return train_supervised.run(args, kind, root)
+    if args.method == "simplenet":
+        return train_simplenet.run(args, kind, root)
     if args.val and kind not in SPLIT_KINDS:
         raise ValueError(f"--val needs a dataset with splits (--dataset {'|'.join(SPLIT_KINDS)} ROOT)")
     data = open_from_args(args, kind, root)

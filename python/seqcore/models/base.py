@@ -51,6 +51,7 @@ class Method(Protocol):
 METHODS: dict[str, str] = {
     "patchcore": "seqcore.models.patchcore:SequentialPatchCore",
     "supervised": "seqcore.models.supervised:SupervisedSegmenter",  # --method unet|fcn|deeplab
+    "simplenet": "seqcore.models.simplenet:SimpleNet",
 }
 
 
