@@ -5,6 +5,7 @@ import argparse
 import os
 import sys
 
+from seqcore.commands import _train_cutpaste as train_cutpaste
 from seqcore.commands import _train_simplenet as train_simplenet
 from seqcore.commands import _train_supervised as train_supervised
 from seqcore.commands._options import add_dataset_arguments, dataset_source, open_from_args
@@ -23,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_dataset_arguments(parser, "train")
     parser.add_argument("--capacity", type=int, help="coreset size K (default 2048; fixed by --init)")
     parser.add_argument("--epochs", type=int, default=5, help="maximum epochs (default 5)")
-    parser.add_argument("--method", choices=("sequential", "greedy", *train_supervised.SUPERVISED_METHODS, "simplenet"),
+    parser.add_argument("--method", choices=("sequential", "greedy", *train_supervised.SUPERVISED_METHODS, "simplenet", "cutpaste"),
                         default="sequential", help="coreset strategy, or a supervised segmenter trained on masks")
     parser.add_argument("--backbone", default="tf_efficientnet_lite0", help="timm backbone name")
     parser.add_argument("--resize", type=int, default=256,
@@ -58,6 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bf16", action="store_true", help="run the backbone in bfloat16")
     train_supervised.add_arguments(parser)
     train_simplenet.add_arguments(parser)
+    train_cutpaste.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         return train_supervised.run(args, kind, root)
     if args.method == "simplenet":
         return train_simplenet.run(args, kind, root)
+    if args.method == "cutpaste":
+        return train_cutpaste.run(args, kind, root)
     if args.val and kind not in SPLIT_KINDS:
         raise ValueError(f"--val needs a dataset with splits (--dataset {'|'.join(SPLIT_KINDS)} ROOT)")
     data = open_from_args(args, kind, root)

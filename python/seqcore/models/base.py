@@ -52,6 +52,7 @@ METHODS: dict[str, str] = {
     "patchcore": "seqcore.models.patchcore:SequentialPatchCore",
     "supervised": "seqcore.models.supervised:SupervisedSegmenter",  # --method unet|fcn|deeplab
     "simplenet": "seqcore.models.simplenet:SimpleNet",
+    "cutpaste": "seqcore.models.cutpaste:CutPaste",
 }
 
 
