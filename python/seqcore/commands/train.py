@@ -24,8 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_dataset_arguments(parser, "train")
     parser.add_argument("--capacity", type=int, help="coreset size K (default 2048; fixed by --init)")
     parser.add_argument("--epochs", type=int, default=5, help="maximum epochs (default 5)")
-    parser.add_argument("--method", choices=("sequential", "greedy", *train_supervised.SUPERVISED_METHODS, "simplenet", "cutpaste"),
-                        default="sequential", help="coreset strategy, or a supervised segmenter trained on masks")
+    parser.add_argument("--method", default="sequential",
+                        choices=("sequential", "greedy", *train_supervised.SUPERVISED_METHODS, "simplenet", "cutpaste"),
+                        help="coreset strategy, a supervised segmenter trained on masks, simplenet or cutpaste")
     parser.add_argument("--backbone", default="tf_efficientnet_lite0", help="timm backbone name")
     parser.add_argument("--resize", type=int, default=256,
                         help="resize so the short side has this many pixels, aspect kept (default 256; 0: native size)")
