@@ -40,6 +40,12 @@ def build(args: argparse.Namespace):
         model = SimpleNet(features, noise_std=args.noise_std, seed=args.seed)
         return model, {"config": config}, {"epochs": args.epochs, "patches_per_image": args.patches_per_image,
                                            "noise_std": args.noise_std}
+    if args.method == "cutpaste":
+        from seqcore.models.cutpaste import CutPaste, CutPasteConfig
+
+        config = CutPasteConfig(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch)
+        return CutPaste(seed=args.seed), {"config": config}, {"epochs": args.epochs,
+                                                              "steps_per_epoch": args.steps_per_epoch}
     from seqcore.models.patchcore import SequentialPatchCore, strategy_named
 
     model = SequentialPatchCore(features, strategy=strategy_named(args.method), seed=args.seed)
@@ -61,8 +67,9 @@ def evaluate(model, split) -> tuple[dict, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=sorted(SPLITS), required=True)
-    parser.add_argument("--method", choices=("simplenet", "sequential", "greedy"), required=True)
-    parser.add_argument("--epochs", type=int, default=20, help="SimpleNet epochs (PatchCore: its default 5)")
+    parser.add_argument("--method", choices=("simplenet", "cutpaste", "sequential", "greedy"), required=True)
+    parser.add_argument("--epochs", type=int, default=20, help="SimpleNet/CutPaste epochs (PatchCore: its default 5)")
+    parser.add_argument("--steps-per-epoch", type=int, default=16, help="CutPaste steps per epoch")
     parser.add_argument("--patches-per-image", type=int, default=512)
     parser.add_argument("--noise-std", type=float, default=0.1)
     parser.add_argument("--train-limit", type=int, help="fit on the first N train images only")
