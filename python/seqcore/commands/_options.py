@@ -25,6 +25,9 @@ def add_dataset_arguments(parser: argparse.ArgumentParser, default_split: str) -
     group.add_argument("--defects", help="LabelMe: comma-separated defect classes "
                                          "(default: every mapped class not in --impurities)")
     group.add_argument("--impurities", default="", help="LabelMe: comma-separated impurity classes")
+    group.add_argument("--board-rois", type=Path, metavar="DIR",
+                       help="folder of per-image board annotation JSON (borders = active area, labels = "
+                            "exclusion boxes; seqcore.data.board_rois): the region of interest everywhere")
     group.add_argument("--on-error", choices=("skip", "raise"), default="skip",
                        help="unreadable images: report and skip (default) or stop")
 
@@ -50,6 +53,11 @@ def open_from_args(args: argparse.Namespace, kind: str, root: str, split: str | 
     label_map = json.loads(args.label_map.read_text()) if args.label_map is not None else None
     impurities = [c for c in args.impurities.split(",") if c]
     defects = [c for c in args.defects.split(",") if c] if args.defects else None
-    return open_dataset(kind, root, split or args.split, category=args.category, variant=args.variant,
+    data = open_dataset(kind, root, split or args.split, category=args.category, variant=args.variant,
                         images=args.images, class_name=args.class_name, label_map=label_map, defects=defects,
                         impurities=impurities, on_error=args.on_error)
+    if getattr(args, "board_rois", None) is not None:
+        from seqcore.data.board_rois import BoardROIDataset
+
+        data = BoardROIDataset(data, args.board_rois)
+    return data
