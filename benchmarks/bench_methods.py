@@ -5,6 +5,7 @@ pixel rule, max-F1 threshold), predict + Evaluator on test at native resolution,
 ``benchmarks/results/quality_default.json``. Recorded: image AUROC, pixel AUROC, AUPRO, F1_PX,
 mR_DW; fit seconds, peak RSS of the run's process (one run per process, so the figure is the
 run's own), inference ms/image; and the budget (epochs, patches per image, train subset).
+``--nlm H`` denoises every image (train, val, test) by non-local means first (the NLM ablation).
 Results merge into one JSON, one key per run.
 
 Usage: PYTHONPATH=python python benchmarks/bench_methods.py --dataset magnetic_tile --method simplenet
@@ -20,6 +21,7 @@ from pathlib import Path
 from quality_lib import SPLITS, open_split
 from run_record import machine_stamp
 from seqcore.data.data_root import data_root
+from seqcore.data.denoise import DenoisedDataset
 from seqcore.metrics import Evaluator
 from seqcore.models import calibrate
 
@@ -74,22 +76,28 @@ def main() -> None:
     parser.add_argument("--noise-std", type=float, default=0.1)
     parser.add_argument("--train-limit", type=int, help="fit on the first N train images only")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--nlm", type=float, help="non-local-means strength applied to every image (ablation)")
     parser.add_argument("--tag", default="", help="suffix of the run's key in the JSON")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
     root = data_root(args.dataset)
     train_name, val_name, test_name = SPLITS[args.dataset]
-    train = open_split(args.dataset, root, train_name)
+    def split(name: str):
+        data = open_split(args.dataset, root, name)
+        return data if args.nlm is None else DenoisedDataset(data, args.nlm)
+
+    train = split(train_name)
     if args.train_limit:
         train = [train[i] for i in range(min(args.train_limit, len(train)))]
     model, fit_kwargs, budget = build(args)
     start = time.perf_counter()
     model.fit(train, **fit_kwargs)
     fit_seconds = time.perf_counter() - start
-    calibrate(model, open_split(args.dataset, root, val_name))
-    test, ms = evaluate(model, open_split(args.dataset, root, test_name))
+    calibrate(model, split(val_name))
+    test, ms = evaluate(model, split(test_name))
     record = {"dataset": args.dataset, "method": args.method, "budget": budget | {"train_images": len(train)},
+              "nlm": args.nlm,
               "blur_sigma": model.blur_sigma, "threshold": model.threshold, "test": test,
               "fit_seconds": fit_seconds, "test_ms_per_image": ms,
               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024} | machine_stamp()

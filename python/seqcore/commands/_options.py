@@ -28,6 +28,8 @@ def add_dataset_arguments(parser: argparse.ArgumentParser, default_split: str) -
     group.add_argument("--board-rois", type=Path, metavar="DIR",
                        help="folder of per-image board annotation JSON (borders = active area, labels = "
                             "exclusion boxes; seqcore.data.board_rois): the region of interest everywhere")
+    group.add_argument("--nlm", type=float, metavar="H",
+                       help="non-local-means denoising of every image with strength H (pass it to train and predict)")
     group.add_argument("--on-error", choices=("skip", "raise"), default="skip",
                        help="unreadable images: report and skip (default) or stop")
 
@@ -60,4 +62,8 @@ def open_from_args(args: argparse.Namespace, kind: str, root: str, split: str | 
         from seqcore.data.board_rois import BoardROIDataset
 
         data = BoardROIDataset(data, args.board_rois)
+    if getattr(args, "nlm", None) is not None:
+        from seqcore.data.denoise import DenoisedDataset
+
+        data = DenoisedDataset(data, args.nlm)
     return data
