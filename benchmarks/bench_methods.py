@@ -3,7 +3,7 @@
 One run = one (dataset, method): fit on train, ``calibrate`` on val (blur σ from 2, 4, 6, 8 by the
 pixel rule, max-F1 threshold), predict + Evaluator on test at native resolution, the protocol of
 ``benchmarks/results/quality_default.json``. Recorded: image AUROC, pixel AUROC, AUPRO, F1_PX,
-mR_DW; fit seconds, peak RSS of the run's process (one run per process, so the figure is the
+mR_DW, patch accuracy; fit seconds, peak RSS of the run's process (one run per process, so the figure is the
 run's own), inference ms/image; and the budget (epochs, patches per image, train subset).
 ``--nlm H`` denoises every image (train, val, test) by non-local means first (the NLM ablation).
 Results merge into one JSON, one key per run.
@@ -63,7 +63,9 @@ def evaluate(model, split) -> tuple[dict, float]:
         evaluator.add(prediction.anomaly_map, sample.gt, prediction.score, name=sample.name)
     ms = 1000 * (time.perf_counter() - start) / len(split)
     result = evaluator.compute(model.threshold)
-    return {k: getattr(result, k) for k in FIGURES}, ms
+    figures = {k: getattr(result, k) for k in FIGURES}
+    figures["patch_accuracy"] = result.patch["accuracy"]  # 64-px patches at the threshold (metrics/patches.py)
+    return figures, ms
 
 
 def main() -> None:

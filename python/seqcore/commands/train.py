@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", help="model file to fine-tune instead of starting empty")
     add_dataset_arguments(parser, "train")
     parser.add_argument("--capacity", type=int, help="coreset size K (default 2048; fixed by --init)")
+    parser.add_argument("--capacity-fraction", type=float, metavar="F",
+                        help="coreset size as this fraction of the training patches instead of --capacity, e.g. 0.01")
     parser.add_argument("--epochs", type=int, default=5, help="maximum epochs (default 5)")
     parser.add_argument("--method", default="sequential",
                         choices=("sequential", "greedy", *train_supervised.SUPERVISED_METHODS, "simplenet", "cutpaste"),
@@ -93,8 +95,18 @@ def run(args: argparse.Namespace) -> int:
             projection_dim=args.projection_dim, projection_seed=args.seed, tile_size=args.tile_size or None,
             tile_overlap=args.tile_overlap,
         )
+        capacity = args.capacity or 2048
+        if args.capacity_fraction is not None:
+            if args.capacity is not None:
+                raise ValueError("give --capacity or --capacity-fraction, not both")
+            from seqcore.features import FeatureExtractor
+            from seqcore.models.patchcore.capacity import capacity_from_fraction, patch_count
+
+            stride = FeatureExtractor(features).stride
+            capacity = capacity_from_fraction(args.capacity_fraction, patch_count(data, features, stride))
+            print(f"coreset capacity {capacity} ({args.capacity_fraction:g} of the training patches)")
         model = SequentialPatchCore(
-            features, capacity=args.capacity or 2048, strategy=strategy_named(args.method), scales=args.scales,
+            features, capacity=capacity, strategy=strategy_named(args.method), scales=args.scales,
             image_score=args.image_score, blur_sigma=2.0 if args.blur_sigma is None else args.blur_sigma,
             min_patch_brightness=args.min_brightness, device=args.device, bf16=args.bf16, seed=args.seed,
         )

@@ -10,7 +10,9 @@ What is kept, and why it suffices:
 - every annotated instance's pixel scores (4 bytes per annotated pixel), so per-class
   pixel recall, true positives, defect-wise recall, the coverage sweep and the per-region
   overlaps of AUPRO are exact at any threshold;
-- per image: name, image score and whether it holds defect pixels.
+- per image: name, image score and whether it holds defect pixels;
+- per image, each ``patch_size`` patch's map maximum and label (``metrics/patches.py``), for the
+  patch-level accuracy, precision, recall and confusion matrix (raw map, no area filter).
 Small-prediction filtering needs the binary map at the threshold, so it is applied while
 adding maps: construct the evaluator with ``threshold`` and ``min_area`` (e.g. the
 threshold found on the validation split) and ``compute`` with the same values.
@@ -35,6 +37,7 @@ from seqcore.metrics.curves import (
 from seqcore.metrics.histogram import ScoreHistogram
 from seqcore.metrics.instances import ImageInstances, extract_instances
 from seqcore.metrics.kernels import scan_pixels
+from seqcore.metrics.patches import DEFAULT_PATCH, PatchAccumulator
 from seqcore.metrics.prediction import binary_prediction
 from seqcore.metrics.result import COVERAGE_SWEEP_PERCENT, EvaluationResult
 
@@ -55,6 +58,7 @@ class Evaluator:
         score_range: tuple[float, float] | None = None,
         threshold: float | None = None,
         min_area: int = 0,
+        patch_size: int = DEFAULT_PATCH,
     ):
         self.defect_classes = [str(c) for c in defect_classes]
         self.impurity_classes = [str(c) for c in impurity_classes]
@@ -72,6 +76,7 @@ class Evaluator:
         self.fixed_threshold = None if threshold is None else float(threshold)
         self.min_area = int(min_area)
         self._hist = ScoreHistogram(n_bins, 2, score_range)
+        self._patches = PatchAccumulator(int(patch_size))  # patch-level figures (metrics/patches.py)
         self._instances: list[ImageInstances] = []
         self._predicted_pixels = 0  # filtered predictions inside the ROI (fixed-threshold mode)
         self.image_names: list[str | None] = []
@@ -114,6 +119,7 @@ class Evaluator:
         row_of_class[defect_ids] = _POSITIVE
         self._hist.add_pixels(score_map, classes, gt.roi, row_of_class, (smin, smax))
         has_defect = bool(class_counts[defect_ids].sum() > 0)
+        self._patches.add(score_map, np.isin(gt.class_mask, defect_ids), gt.roi)
 
         prediction = None
         if self.fixed_threshold is not None:
@@ -223,7 +229,7 @@ class Evaluator:
             instances=per_class["instances"], detected=per_class["detected"], coverage_sweep=per_class["sweep"],
             image_auroc=image_auroc, pixel_auroc=pixel_auroc, aupro=aupro,
             counts=counts, threshold_resolution=float(self._hist.width), curves=curves,
-            undefined=undefined, notes=notes,
+            undefined=undefined, notes=notes, patch=self._patches.compute(threshold),
         )
 
     def _per_class(self, classes: np.ndarray, sizes: np.ndarray, hits: np.ndarray, tau_cov: float,

@@ -33,6 +33,7 @@ class EvaluationResult:
     curves: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     undefined: dict[str, str] = field(default_factory=dict)  # metric -> reason it is None
     notes: list[str] = field(default_factory=list)
+    patch: dict[str, Any] = field(default_factory=dict)  # patch-level figures (metrics/patches.py)
 
     def to_dict(self, with_curves: bool = True) -> dict[str, Any]:
         """JSON-ready dict; undefined values are None and explained under "undefined"."""
@@ -60,6 +61,7 @@ class EvaluationResult:
             "threshold_resolution": self.threshold_resolution,
             "undefined": dict(self.undefined),
             "notes": list(self.notes),
+            "patch": dict(self.patch),
         }
         if with_curves:
             out["curves"] = {k: dict(v) for k, v in self.curves.items()}

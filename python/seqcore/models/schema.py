@@ -7,7 +7,7 @@ implied: one bank, image score = map maximum) and rejects anything malformed wit
 
 Multi-scale keys (issue 14): ``scales`` (the banks' pool kernels, first = features.pool_kernel),
 ``nominal_scales`` (each bank's score normaliser, required with several banks) and
-``image_score`` ("max", or "nn": PatchCore's reweighting with 9 bank neighbours).
+``image_score`` ("max", or "nn"/"nn3": PatchCore's reweighting with 9/3 bank neighbours).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from seqcore.features.config import FeatureConfig
 
 PATCHCORE_KIND = "SequentialPatchCore"
 METHOD_NAMES = ("sequential", "greedy")
-IMAGE_SCORE_NAMES = ("max", "nn")
+IMAGE_SCORE_NAMES = ("max", "nn", "nn3")
 
 
 def _error(message: str) -> Exception:

@@ -29,7 +29,7 @@ from seqcore.models.anomaly_map import anomaly_map, max_score
 from seqcore.models.base import Prediction
 from seqcore.models.patchcore.scoring import (
     IMAGE_SCORES,
-    NN_SUPPORT,
+    NN_SUPPORTS,
     SCALE_SUBSAMPLE,
     bank_neighbours,
     fuse_grids,
@@ -64,7 +64,7 @@ class PatchScores:
     prepared_shape: tuple[int, int]
     input_shape: tuple[int, int]
     roi: np.ndarray | None
-    nn_score: float | None  # PatchCore's reweighted image score (None unless image_score == "nn")
+    nn_score: float | None  # PatchCore's reweighted image score (None when image_score == "max")
 Augmentation = Callable[[np.ndarray, "np.ndarray | None"], "tuple[np.ndarray, np.ndarray | None]"]
 
 
@@ -92,8 +92,8 @@ class SequentialPatchCore:
 
     ``features`` decides the patch vectors (backbone, levels, pooling, resizing, projection,
     tiling); ``scales`` are the banks' pool kernels (first = ``features.pool_kernel``, default
-    ``default_scales``), ``image_score`` is "nn" (PatchCore reweighting) or "max" (map maximum);
-    the other settings decide training and scoring.
+    ``default_scales``), ``image_score`` is "nn" (PatchCore reweighting; "nn3" with 3 neighbours)
+    or "max" (map maximum); the other settings decide training and scoring.
     """
 
     KIND = PATCHCORE_KIND
@@ -382,9 +382,10 @@ class SequentialPatchCore:
     def _primary_support(self) -> tuple[np.ndarray, np.ndarray]:
         """The primary bank's points and their PatchCore support sets (cached until the bank changes)."""
         bank = self.banks[0]
-        if self._support is None or self._support[0] is not bank:
+        k = min(NN_SUPPORTS[self.image_score], bank.size)
+        if self._support is None or self._support[0] is not bank or self._support[2].shape[1] != k:
             points = bank.points
-            self._support = (bank, points, bank_neighbours(points, NN_SUPPORT))
+            self._support = (bank, points, bank_neighbours(points, NN_SUPPORTS[self.image_score]))
         return self._support[1], self._support[2]
 
     def bank_grids(self, prepared: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
@@ -428,7 +429,7 @@ class SequentialPatchCore:
         grids, index, primary = self.bank_grids(prepared)
         grid = self._fuse(grids)
         nn = None
-        if self.image_score == "nn":
+        if self.image_score in NN_SUPPORTS:
             ranked = grid
             if roi is not None:  # the worst patch is sought among cells that overlap the region of interest
                 small = cv2.resize(roi.astype(np.uint8), (prepared.shape[1], prepared.shape[0]),

@@ -3,7 +3,8 @@
 Each bank's score grid is divided by its nominal scale (the mean nearest-bank distance of
 nominal training patches), so banks of different receptive fields weigh alike; the fused grid
 is their mean. The image score "nn" is PatchCore's nearest-neighbour reweighting of the fused
-grid's worst patch (anomalib's ``compute_anomaly_score``), "max" the maximum of the blurred map.
+grid's worst patch (anomalib's ``compute_anomaly_score``; "nn3": with 3 bank neighbours instead
+of 9, as the kitchen-board study), "max" the maximum of the blurred map.
 """
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-IMAGE_SCORES = ("max", "nn")
+IMAGE_SCORES = ("max", "nn", "nn3")
 NN_SUPPORT = 9  # bank neighbours in PatchCore's reweighting (anomalib's num_neighbors)
+NN_SUPPORTS = {"nn": NN_SUPPORT, "nn3": 3}  # "nn3": the kitchen-board study's 3 neighbours
 SCALE_SUBSAMPLE = 8  # nominal scales are measured on every 8th training image
 
 
