@@ -43,6 +43,24 @@ def test_masks_folder_threshold_on_itself_is_flagged_optimistic(tmp_path, capsys
     assert "F1_PX" in capsys.readouterr().out
 
 
+def test_threshold_rule_on_itself_is_reported(tmp_path):
+    rng = np.random.default_rng(1)
+    (tmp_path / "masks").mkdir()
+    for i in range(4):
+        mask = np.zeros((20, 24), np.uint8)
+        if i:
+            mask[5 + i : 9 + i, 4:12] = 255
+        cv2.imwrite(str(tmp_path / "masks" / f"m{i}.png"), mask)
+        _save_map(tmp_path / "pred", f"m{i}", _map_like(mask > 127, rng))
+    rc = main(["evaluate", str(tmp_path / "pred"), "-o", str(tmp_path / "out"), "--dataset", "masks",
+               str(tmp_path / "masks"), "--class-name", "scratch", "--threshold-rule", "recall-at-false-calls:0"])
+    assert rc == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert "recall-at-false-calls:0" in metrics["details"]["threshold source"]
+    good_max = float(np.load(tmp_path / "pred" / "maps" / "m0.npy").max())
+    assert metrics["threshold"] > good_max
+
+
 def test_labelme_folder_with_impurities(tmp_path):
     (tmp_path / "ann").mkdir()
     shutil.copy(FIXTURE, tmp_path / "ann" / "plate.json")

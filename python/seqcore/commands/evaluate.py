@@ -11,6 +11,7 @@ from seqcore.commands._options import add_dataset_arguments, dataset_source, ope
 from seqcore.data import SPLIT_KINDS, Dataset, Entry, SplitNotFoundError
 from seqcore.data.images import ImageReadError, read_image
 from seqcore.metrics.evaluator import Evaluator
+from seqcore.metrics.operating import ThresholdRule, choose_threshold
 from seqcore.report.writer import write_report
 
 NAME = "evaluate"
@@ -25,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="split whose pixel-F1 maximum sets the threshold (datasets with splits)")
     parser.add_argument("--threshold", type=float,
                         help="fixed threshold (default: pixel-F1 maximum on --val-split, else on the split itself)")
+    parser.add_argument("--threshold-rule", default="f1",
+                        help="rule setting the threshold on --val-split: f1, recall-at-false-calls:R, "
+                             "impurity-cap:C, nominal-quantile:Q[:image]")
     parser.add_argument("--tau-cov", type=float, default=0.0, help="coverage fraction an instance must exceed")
     parser.add_argument("--min-area", type=int, default=0, help="drop predicted components under this many pixels")
     parser.add_argument("--n-bins", type=int, default=1 << 16, help="histogram bins of the pixel statistics")
@@ -38,15 +42,19 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"{maps_dir} not found: pass the folder written by `seqcore predict`")
     split, val_split, dataset = _splits(args)
     details = {"predictions": str(args.predictions), "dataset": dataset}
+    rule = ThresholdRule.parse(args.threshold_rule)
+    chosen_by = "pixel-F1 maximum" if rule.name == "f1" else f"rule {rule}"
     threshold = args.threshold
     if threshold is not None:
         details["threshold source"] = "given on the command line"
     elif val_split is not None and _has_any_map(maps_dir, val_split):
-        threshold = _evaluate(maps_dir, val_split, args.n_bins, desc=f"threshold on {args.val_split}").best_threshold()
-        details["threshold source"] = f"pixel-F1 maximum on split '{args.val_split}'"
+        calibration = _evaluate(maps_dir, val_split, args.n_bins, desc=f"threshold on {args.val_split}")
+        threshold = choose_threshold(calibration, rule, args.tau_cov).threshold
+        details["threshold source"] = f"{chosen_by} on split '{args.val_split}'"
     else:
-        threshold = _evaluate(maps_dir, split, args.n_bins, desc="threshold").best_threshold()
-        details["threshold source"] = "pixel-F1 maximum on the evaluated images themselves (optimistic)"
+        threshold = choose_threshold(_evaluate(maps_dir, split, args.n_bins, desc="threshold"), rule,
+                                     args.tau_cov).threshold
+        details["threshold source"] = f"{chosen_by} on the evaluated images themselves (optimistic)"
     evaluator = _evaluate(maps_dir, split, args.n_bins, threshold=threshold, min_area=args.min_area, desc="evaluate")
     result = evaluator.compute(threshold, tau_cov=args.tau_cov, min_area=args.min_area)
     samples = [_overlay_sample(maps_dir, item) for item in _pick_overlays(evaluator, split, args.overlays)]
