@@ -59,6 +59,12 @@ def test_threshold_rule_on_itself_is_reported(tmp_path):
     assert "recall-at-false-calls:0" in metrics["details"]["threshold source"]
     good_max = float(np.load(tmp_path / "pred" / "maps" / "m0.npy").max())
     assert metrics["threshold"] > good_max
+    assert not (tmp_path / "out" / "report.html").exists()
+    assert main(["evaluate", str(tmp_path / "pred"), "-o", str(tmp_path / "out"), "--dataset", "masks",
+                 str(tmp_path / "masks"), "--class-name", "scratch", "--html", "--pixel-size", "0.1"]) == 0
+    page = (tmp_path / "out" / "report.html").read_text()
+    data = json.loads(page.split('<script type="application/json" id="data">')[1].split("</script>")[0])
+    assert data["good_area_m2"] == pytest.approx(20 * 24 * 0.1**2 / 1e6) and "data:image/png;base64," in page
 
 
 def test_labelme_folder_with_impurities(tmp_path):

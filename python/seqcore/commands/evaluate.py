@@ -34,6 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-bins", type=int, default=1 << 16, help="histogram bins of the pixel statistics")
     parser.add_argument("--overlays", type=int, default=6, help="number of overlay figures")
     parser.add_argument("--title", default=None, help="report title")
+    parser.add_argument("--html", action="store_true",
+                        help="also write report.html: self-contained page with a threshold slider and a gallery")
+    parser.add_argument("--gallery", type=int, default=24, help="images in the HTML gallery")
+    parser.add_argument("--pixel-size", type=float, help="pixel size in mm: areas in mm², false calls per m²")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,10 +64,33 @@ def run(args: argparse.Namespace) -> int:
     samples = [_overlay_sample(maps_dir, item) for item in _pick_overlays(evaluator, split, args.overlays)]
     report = write_report(result, args.out, [s for s in samples if s is not None],
                           title=args.title or f"seqcore evaluation — {dataset}", details=details)
+    if args.html:
+        html_path = _write_html(args, maps_dir, split, evaluator, result, details, dataset)
+        print(f"page: {html_path}")
     print(f"P_PX {_pc(result.precision)}  R_PX {_pc(result.recall)}  F1_PX {_pc(result.f1)}  "
           f"mR_DW {_pc(result.mR_DW)}  threshold {threshold:.6g}")
     print(f"report: {report}")
     return 0
+
+
+def _write_html(args: argparse.Namespace, maps_dir: Path, split: Dataset, evaluator: Evaluator, result,
+                details: dict, dataset: str) -> Path:
+    """report.html next to report.md, with the plots write_report drew and a gallery of overlays."""
+    from seqcore.report.html import gallery_item, write_html
+
+    if args.pixel_size is not None and not args.pixel_size > 0:
+        raise ValueError(f"--pixel-size must be a positive number of mm per pixel, got {args.pixel_size}")
+    labels = dict(zip(evaluator.image_names, evaluator.image_labels, strict=True))
+    scores = dict(zip(evaluator.image_names, evaluator.image_scores, strict=True))
+    gallery = []
+    for item in tqdm(_pick_overlays(evaluator, split, args.gallery), desc="gallery", unit="img"):
+        sample = _overlay_sample(maps_dir, item)
+        if sample is not None:
+            gallery.append(gallery_item(*sample, result, labels[item.name], scores[item.name]))
+    plots = {p.stem: p for p in sorted((args.out / "plots").glob("*.png"))}
+    return write_html(args.out / "report.html", evaluator, result, plots, gallery,
+                      title=args.title or f"seqcore evaluation — {dataset}", details=details,
+                      pixel_size_mm=args.pixel_size)
 
 
 def _pc(value: float | None) -> str:

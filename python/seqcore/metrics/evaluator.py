@@ -77,6 +77,7 @@ class Evaluator:
         self.image_names: list[str | None] = []
         self.image_scores: list[float] = []
         self.image_maxima: list[float] = []  # pixel maximum inside the ROI (false calls, threshold rules)
+        self.image_pixels: list[int] = []  # pixels inside the ROI (inspected area)
         self.image_labels: list[bool] = []
 
     @property
@@ -124,6 +125,7 @@ class Evaluator:
         self.image_names.append(name)
         self.image_scores.append(float(image_score))
         self.image_maxima.append(float(smax))
+        self.image_pixels.append(int(class_counts.sum()))
         self.image_labels.append(has_defect)
 
     def _checked_map(self, score_map: np.ndarray, gt: GroundTruth, where: str) -> np.ndarray:
@@ -152,6 +154,10 @@ class Evaluator:
                 )
             class_index[cid] = self.classes.index(cname)
         return class_index
+
+    def pixel_histogram(self) -> ScoreHistogram:
+        """The (negatives, positives) pixel histogram, e.g. for exporting to the HTML report."""
+        return self._hist
 
     def best_threshold(self) -> float:
         """The bin edge maximizing pooled pixel F1 (middle of the best plateau of edges)."""
