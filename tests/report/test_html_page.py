@@ -81,6 +81,9 @@ def _shown(driver) -> dict[str, float | None]:
 def test_slider_shows_exactly_the_python_figures(page, browser):
     ev, result, path = page
     browser.get(path.as_uri())
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 20).until(lambda d: d.execute_script("return document.body.dataset.threshold"))
     errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
     assert errors == []
     assert _shown(browser) == page_figures(ev, result.threshold, pixel_size_mm=PIXEL_MM)

@@ -12,12 +12,14 @@ from __future__ import annotations
 import base64
 import html
 import json
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from seqcore.data.sample import GroundTruth
 from seqcore.metrics.evaluator import Evaluator
 from seqcore.metrics.result import EvaluationResult
 from seqcore.report import tables
@@ -29,6 +31,15 @@ GALLERY_WIDTH = 480  # px of each gallery overlay (JPEG)
 
 def _b64(array: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")
+
+
+def _packed_scores(sizes: np.ndarray, scores: np.ndarray) -> str:
+    """Instance scores, lossless and small: sorted within each instance (counts do not depend on the
+    order), split into the 4 byte planes of the float32 values and deflated (zlib)."""
+    owner = np.repeat(np.arange(len(sizes)), sizes)
+    ordered = scores.astype("<f4")[np.lexsort((scores, owner))]
+    planes = ordered.view(np.uint8).reshape(-1, 4).T.copy()
+    return base64.b64encode(zlib.compress(planes.tobytes(), 6)).decode("ascii")
 
 
 def page_data(evaluator: Evaluator, result: EvaluationResult, pixel_size_mm: float | None = None) -> dict:
@@ -44,7 +55,7 @@ def page_data(evaluator: Evaluator, result: EvaluationResult, pixel_size_mm: flo
         "neg_bins": _b64(nonzero.astype("<i4")), "neg_counts": _b64(counts[nonzero].astype("<f8")),
         "classes": evaluator.classes, "n_defect": len(evaluator.defect_classes),
         "inst_class": _b64(classes.astype("<i4")), "inst_size": _b64(sizes.astype("<i4")),
-        "inst_scores": _b64(scores.astype("<f4")),
+        "inst_scores": _packed_scores(sizes, scores),
         "good_maxima": _b64(np.asarray(evaluator.image_maxima, "<f8")[~labels]),
         "good_area_m2": None if pixel_size_mm is None else float(good_pixels.sum()) * pixel_size_mm**2 / 1e6,
         "tau_cov": result.tau_cov, "threshold": result.threshold, "min_area": result.min_area,
@@ -53,14 +64,18 @@ def page_data(evaluator: Evaluator, result: EvaluationResult, pixel_size_mm: flo
 
 def gallery_item(name: str, image: np.ndarray, score_map: np.ndarray, gt, result: EvaluationResult,
                  anomalous: bool, image_score: float) -> dict:
-    """One gallery entry: a downscaled JPEG of the TP/FP/FN overlay with the peak marked."""
+    """One gallery entry: a JPEG of the TP/FP/FN overlay, drawn at gallery size (nearest-neighbour
+    downscaling of map and masks, so it is cheap on large images), with the map peak marked."""
     score_map = np.asarray(score_map, np.float32)
-    composed = overlay(image, score_map, gt, result.threshold, result.defect_classes, result.impurity_classes,
-                       result.min_area)
     masked = score_map if gt.roi is None else np.where(gt.roi, score_map, -np.inf)
     row, col = np.unravel_index(int(np.argmax(masked)), masked.shape)
-    scale = min(1.0, GALLERY_WIDTH / composed.shape[1])
-    small = cv2.resize(composed, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else composed
+    scale = min(1.0, GALLERY_WIDTH / score_map.shape[1])
+    size = (max(1, round(score_map.shape[1] * scale)), max(1, round(score_map.shape[0] * scale)))
+    near = lambda a: cv2.resize(a, size, interpolation=cv2.INTER_NEAREST)  # noqa: E731
+    small_gt = GroundTruth(near(gt.class_mask.astype(np.int32)), gt.class_names,
+                           roi=None if gt.roi is None else near(gt.roi.view(np.uint8)) > 0)
+    small = overlay(cv2.resize(np.asarray(image), size, interpolation=cv2.INTER_AREA), near(score_map), small_gt,
+                    result.threshold, result.defect_classes, result.impurity_classes)
     cv2.drawMarker(small, (int(col * scale), int(row * scale)), (255, 0, 255), cv2.MARKER_CROSS, 18, 2)
     ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
     if not ok:

@@ -2,6 +2,18 @@
 // Recomputes the evaluator's figures at any threshold (see seqcore/report/html.py for the contract).
 const D = JSON.parse(document.getElementById("data").textContent);
 
+async function inflate(b64) {  // zlib stream -> bytes, with the browser's own DecompressionStream
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+async function unpackScores(b64) {  // 4 byte planes -> float32 values
+  const planes = await inflate(b64), n = planes.length / 4, out = new Uint8Array(planes.length);
+  for (let b = 0; b < 4; b++) for (let i = 0; i < n; i++) out[4 * i + b] = planes[b * n + i];
+  return new Float32Array(out.buffer);
+}
+
 function decode(b64, Type) {
   const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   return new Type(bytes.buffer);
@@ -15,7 +27,8 @@ const negTail = new Float64Array(D.n_bins + 1);  // negatives in bins k.. (exact
   for (let k = D.n_bins - 1; k >= 0; k--) negTail[k] = negTail[k + 1] + counts[k];
 }
 const instClass = decode(D.inst_class, Int32Array), instSize = decode(D.inst_size, Int32Array);
-const instScores = decode(D.inst_scores, Float32Array), goodMaxima = decode(D.good_maxima, Float64Array);
+let instScores = new Float32Array(0);
+const goodMaxima = decode(D.good_maxima, Float64Array);
 const nClasses = D.classes.length;
 
 function pairwiseSum(a, start, n) {  // numpy's pairwise summation of float64 (np.add.reduce)
@@ -139,5 +152,10 @@ for (const tag of ["TP", "FP", "FN", "TN"]) {
   document.getElementById("filters").appendChild(b);
 }
 
-slider.value = String(edgeIndex(D.threshold));
-show(D.threshold);
+async function main() {
+  instScores = await unpackScores(D.inst_scores);
+  slider.value = String(edgeIndex(D.threshold));
+  show(D.threshold);
+}
+
+main();
