@@ -65,6 +65,11 @@ def test_threshold_rule_on_itself_is_reported(tmp_path):
     page = (tmp_path / "out" / "report.html").read_text()
     data = json.loads(page.split('<script type="application/json" id="data">')[1].split("</script>")[0])
     assert data["good_area_m2"] == pytest.approx(20 * 24 * 0.1**2 / 1e6) and "data:image/png;base64," in page
+    assert main(["evaluate", str(tmp_path / "pred"), "-o", str(tmp_path / "mm"), "--dataset", "masks",
+                 str(tmp_path / "masks"), "--class-name", "scratch", "--pixel-size", "0.1",
+                 "--min-area-mm2", "0.05"]) == 0
+    metrics = json.loads((tmp_path / "mm" / "metrics.json").read_text())
+    assert metrics["min_area"] == 5 and metrics["details"]["minimum area"] == "0.05 mm² = 5 px"
 
 
 def test_labelme_folder_with_impurities(tmp_path):

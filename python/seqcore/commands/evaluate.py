@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write report.html: self-contained page with a threshold slider and a gallery")
     parser.add_argument("--gallery", type=int, default=24, help="images in the HTML gallery")
     parser.add_argument("--pixel-size", type=float, help="pixel size in mm: areas in mm², false calls per m²")
+    parser.add_argument("--min-area-mm2", type=float,
+                        help="minimum predicted component area in mm² (needs --pixel-size; replaces --min-area)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         threshold = choose_threshold(_evaluate(maps_dir, split, args.n_bins, desc="threshold"), rule,
                                      args.tau_cov).threshold
         details["threshold source"] = f"{chosen_by} on the evaluated images themselves (optimistic)"
+    _physical_units(args, details)
     evaluator = _evaluate(maps_dir, split, args.n_bins, threshold=threshold, min_area=args.min_area, desc="evaluate")
     result = evaluator.compute(threshold, tau_cov=args.tau_cov, min_area=args.min_area)
     samples = [_overlay_sample(maps_dir, item) for item in _pick_overlays(evaluator, split, args.overlays)]
@@ -73,13 +77,24 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _physical_units(args: argparse.Namespace, details: dict) -> None:
+    """Check --pixel-size, turn --min-area-mm2 into --min-area pixels and note both in the details."""
+    if args.pixel_size is not None and not args.pixel_size > 0:
+        raise ValueError(f"--pixel-size must be a positive number of mm per pixel, got {args.pixel_size}")
+    if args.min_area_mm2 is not None:
+        if args.pixel_size is None or not args.min_area_mm2 >= 0:
+            raise ValueError("--min-area-mm2 needs --pixel-size and a non-negative area")
+        args.min_area = math.ceil(args.min_area_mm2 / args.pixel_size**2 - 1e-9)
+        details["minimum area"] = f"{args.min_area_mm2:g} mm² = {args.min_area} px"
+    if args.pixel_size is not None:
+        details["pixel size"] = f"{args.pixel_size:g} mm (1 px = {args.pixel_size**2:.4g} mm²)"
+
+
 def _write_html(args: argparse.Namespace, maps_dir: Path, split: Dataset, evaluator: Evaluator, result,
                 details: dict, dataset: str) -> Path:
     """report.html next to report.md, with the plots write_report drew and a gallery of overlays."""
     from seqcore.report.html import gallery_item, write_html
 
-    if args.pixel_size is not None and not args.pixel_size > 0:
-        raise ValueError(f"--pixel-size must be a positive number of mm per pixel, got {args.pixel_size}")
     labels = dict(zip(evaluator.image_names, evaluator.image_labels, strict=True))
     scores = dict(zip(evaluator.image_names, evaluator.image_scores, strict=True))
     gallery = []
