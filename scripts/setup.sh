@@ -8,4 +8,8 @@ PY="${PYTHON:-python3}"
 pip() { .venv/bin/python -m pip "$@"; }
 pip install -q "torch==2.14.1" "torchvision==0.29.1"
 pip install -q "scikit-build-core>=0.10" "pybind11>=2.12" cmake ninja
-pip install -q --no-build-isolation ".[test,supervised]"
+pip install -q --no-build-isolation ".[test,supervised,report]"
+# report.html browser test (tests/report/test_html_page.py): system Chromium and its driver
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! { command -v chromium && command -v chromedriver; } >/dev/null; then
+  apt-get update -q && apt-get install -y -q chromium chromium-driver
+fi

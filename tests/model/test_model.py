@@ -204,6 +204,12 @@ def test_calibrate_stores_a_threshold(own_fitted):
     threshold = calibrate(own_fitted, samples, defect_classes=["spot"], progress=False)
     assert own_fitted.threshold == threshold
     assert own_fitted.predict(samples[0]).anomalous is True
+    assert own_fitted.threshold_rule == "f1"
+    quantile = calibrate(own_fitted, samples, defect_classes=["spot"], progress=False, sigmas=None,
+                         rule="nominal-quantile:1")
+    good = own_fitted.predict(samples[-1])
+    assert quantile == pytest.approx(float(good.anomaly_map.max()))
+    assert own_fitted.threshold_rule == "nominal-quantile:1"
 
 
 def test_bad_model_files_and_arguments(tmp_path):

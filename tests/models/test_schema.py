@@ -143,3 +143,14 @@ def test_multi_scale_keys_round_trip_and_are_written_only_when_needed(old_meta):
     written = schema.to_dict()
     assert list(written)[5:9] == ["greedy_projection_dim", "scales", "nominal_scales", "image_score"]
     assert PatchCoreMetadata.from_dict(written) == schema
+
+
+def test_threshold_rule_is_stored_and_old_files_read_as_f1(old_meta):
+    assert PatchCoreMetadata.from_dict(old_meta).threshold_rule == "f1"
+    data = dict(old_meta, threshold=0.5, threshold_rule="recall-at-false-calls:0.01")
+    schema = PatchCoreMetadata.from_dict(data)
+    assert schema.threshold_rule == "recall-at-false-calls:0.01"
+    assert schema.to_dict()["threshold_rule"] == "recall-at-false-calls:0.01"
+    for bad in ("f2", 3, "impurity-cap:2"):
+        with pytest.raises(ModelFileError, match="threshold"):
+            PatchCoreMetadata.from_dict(dict(old_meta, threshold_rule=bad))

@@ -43,6 +43,35 @@ def test_masks_folder_threshold_on_itself_is_flagged_optimistic(tmp_path, capsys
     assert "F1_PX" in capsys.readouterr().out
 
 
+def test_threshold_rule_on_itself_is_reported(tmp_path):
+    rng = np.random.default_rng(1)
+    (tmp_path / "masks").mkdir()
+    for i in range(4):
+        mask = np.zeros((20, 24), np.uint8)
+        if i:
+            mask[5 + i : 9 + i, 4:12] = 255
+        cv2.imwrite(str(tmp_path / "masks" / f"m{i}.png"), mask)
+        _save_map(tmp_path / "pred", f"m{i}", _map_like(mask > 127, rng))
+    rc = main(["evaluate", str(tmp_path / "pred"), "-o", str(tmp_path / "out"), "--dataset", "masks",
+               str(tmp_path / "masks"), "--class-name", "scratch", "--threshold-rule", "recall-at-false-calls:0"])
+    assert rc == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert "recall-at-false-calls:0" in metrics["details"]["threshold source"]
+    good_max = float(np.load(tmp_path / "pred" / "maps" / "m0.npy").max())
+    assert metrics["threshold"] > good_max
+    assert not (tmp_path / "out" / "report.html").exists()
+    assert main(["evaluate", str(tmp_path / "pred"), "-o", str(tmp_path / "out"), "--dataset", "masks",
+                 str(tmp_path / "masks"), "--class-name", "scratch", "--html", "--pixel-size", "0.1"]) == 0
+    page = (tmp_path / "out" / "report.html").read_text()
+    data = json.loads(page.split('<script type="application/json" id="data">')[1].split("</script>")[0])
+    assert data["good_area_m2"] == pytest.approx(20 * 24 * 0.1**2 / 1e6) and "data:image/png;base64," in page
+    assert main(["evaluate", str(tmp_path / "pred"), "-o", str(tmp_path / "mm"), "--dataset", "masks",
+                 str(tmp_path / "masks"), "--class-name", "scratch", "--pixel-size", "0.1",
+                 "--min-area-mm2", "0.05"]) == 0
+    metrics = json.loads((tmp_path / "mm" / "metrics.json").read_text())
+    assert metrics["min_area"] == 5 and metrics["details"]["minimum area"] == "0.05 mm² = 5 px"
+
+
 def test_labelme_folder_with_impurities(tmp_path):
     (tmp_path / "ann").mkdir()
     shutil.copy(FIXTURE, tmp_path / "ann" / "plate.json")

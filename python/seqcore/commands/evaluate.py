@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from seqcore.commands._options import add_dataset_arguments, dataset_source, ope
 from seqcore.data import SPLIT_KINDS, Dataset, Entry, SplitNotFoundError
 from seqcore.data.images import ImageReadError, read_image
 from seqcore.metrics.evaluator import Evaluator
+from seqcore.metrics.operating import ThresholdRule, choose_threshold
 from seqcore.report.writer import write_report
 
 NAME = "evaluate"
@@ -25,11 +27,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="split whose pixel-F1 maximum sets the threshold (datasets with splits)")
     parser.add_argument("--threshold", type=float,
                         help="fixed threshold (default: pixel-F1 maximum on --val-split, else on the split itself)")
+    parser.add_argument("--threshold-rule", default="f1",
+                        help="rule setting the threshold on --val-split: f1, recall-at-false-calls:R, "
+                             "impurity-cap:C, nominal-quantile:Q[:image]")
     parser.add_argument("--tau-cov", type=float, default=0.0, help="coverage fraction an instance must exceed")
     parser.add_argument("--min-area", type=int, default=0, help="drop predicted components under this many pixels")
     parser.add_argument("--n-bins", type=int, default=1 << 16, help="histogram bins of the pixel statistics")
     parser.add_argument("--overlays", type=int, default=6, help="number of overlay figures")
     parser.add_argument("--title", default=None, help="report title")
+    parser.add_argument("--html", action="store_true",
+                        help="also write report.html: self-contained page with a threshold slider and a gallery")
+    parser.add_argument("--gallery", type=int, default=24, help="images in the HTML gallery")
+    parser.add_argument("--pixel-size", type=float, help="pixel size in mm: areas in mm², false calls per m²")
+    parser.add_argument("--min-area-mm2", type=float,
+                        help="minimum predicted component area in mm² (needs --pixel-size; replaces --min-area)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,24 +49,63 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"{maps_dir} not found: pass the folder written by `seqcore predict`")
     split, val_split, dataset = _splits(args)
     details = {"predictions": str(args.predictions), "dataset": dataset}
+    rule = ThresholdRule.parse(args.threshold_rule)
+    chosen_by = "pixel-F1 maximum" if rule.name == "f1" else f"rule {rule}"
     threshold = args.threshold
     if threshold is not None:
         details["threshold source"] = "given on the command line"
     elif val_split is not None and _has_any_map(maps_dir, val_split):
-        threshold = _evaluate(maps_dir, val_split, args.n_bins, desc=f"threshold on {args.val_split}").best_threshold()
-        details["threshold source"] = f"pixel-F1 maximum on split '{args.val_split}'"
+        calibration = _evaluate(maps_dir, val_split, args.n_bins, desc=f"threshold on {args.val_split}")
+        threshold = choose_threshold(calibration, rule, args.tau_cov).threshold
+        details["threshold source"] = f"{chosen_by} on split '{args.val_split}'"
     else:
-        threshold = _evaluate(maps_dir, split, args.n_bins, desc="threshold").best_threshold()
-        details["threshold source"] = "pixel-F1 maximum on the evaluated images themselves (optimistic)"
+        threshold = choose_threshold(_evaluate(maps_dir, split, args.n_bins, desc="threshold"), rule,
+                                     args.tau_cov).threshold
+        details["threshold source"] = f"{chosen_by} on the evaluated images themselves (optimistic)"
+    _physical_units(args, details)
     evaluator = _evaluate(maps_dir, split, args.n_bins, threshold=threshold, min_area=args.min_area, desc="evaluate")
     result = evaluator.compute(threshold, tau_cov=args.tau_cov, min_area=args.min_area)
     samples = [_overlay_sample(maps_dir, item) for item in _pick_overlays(evaluator, split, args.overlays)]
     report = write_report(result, args.out, [s for s in samples if s is not None],
                           title=args.title or f"seqcore evaluation — {dataset}", details=details)
+    if args.html:
+        html_path = _write_html(args, maps_dir, split, evaluator, result, details, dataset)
+        print(f"page: {html_path}")
     print(f"P_PX {_pc(result.precision)}  R_PX {_pc(result.recall)}  F1_PX {_pc(result.f1)}  "
           f"mR_DW {_pc(result.mR_DW)}  threshold {threshold:.6g}")
     print(f"report: {report}")
     return 0
+
+
+def _physical_units(args: argparse.Namespace, details: dict) -> None:
+    """Check --pixel-size, turn --min-area-mm2 into --min-area pixels and note both in the details."""
+    if args.pixel_size is not None and not args.pixel_size > 0:
+        raise ValueError(f"--pixel-size must be a positive number of mm per pixel, got {args.pixel_size}")
+    if args.min_area_mm2 is not None:
+        if args.pixel_size is None or not args.min_area_mm2 >= 0:
+            raise ValueError("--min-area-mm2 needs --pixel-size and a non-negative area")
+        args.min_area = math.ceil(args.min_area_mm2 / args.pixel_size**2 - 1e-9)
+        details["minimum area"] = f"{args.min_area_mm2:g} mm² = {args.min_area} px"
+    if args.pixel_size is not None:
+        details["pixel size"] = f"{args.pixel_size:g} mm (1 px = {args.pixel_size**2:.4g} mm²)"
+
+
+def _write_html(args: argparse.Namespace, maps_dir: Path, split: Dataset, evaluator: Evaluator, result,
+                details: dict, dataset: str) -> Path:
+    """report.html next to report.md, with the plots write_report drew and a gallery of overlays."""
+    from seqcore.report.html import gallery_item, write_html
+
+    labels = dict(zip(evaluator.image_names, evaluator.image_labels, strict=True))
+    scores = dict(zip(evaluator.image_names, evaluator.image_scores, strict=True))
+    gallery = []
+    for item in tqdm(_pick_overlays(evaluator, split, args.gallery), desc="gallery", unit="img"):
+        sample = _overlay_sample(maps_dir, item)
+        if sample is not None:
+            gallery.append(gallery_item(*sample, result, labels[item.name], scores[item.name]))
+    plots = {p.stem: p for p in sorted((args.out / "plots").glob("*.png"))}
+    return write_html(args.out / "report.html", evaluator, result, plots, gallery,
+                      title=args.title or f"seqcore evaluation — {dataset}", details=details,
+                      pixel_size_mm=args.pixel_size)
 
 
 def _pc(value: float | None) -> str:

@@ -57,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--augment", choices=("none", "da", "dr"), default="none",
                         help="docs/design.md §7 augmentation (da) or domain randomization (dr)")
     parser.add_argument("--val", help="split of the same dataset whose pixel-F1 maximum sets the threshold")
+    parser.add_argument("--threshold-rule", default="f1",
+                        help="how --val sets the threshold: f1, recall-at-false-calls:R, impurity-cap:C, "
+                             "nominal-quantile:Q[:image] (see README, threshold rules)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] for the backbone")
     parser.add_argument("--bf16", action="store_true", help="run the backbone in bfloat16")
@@ -69,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # shared CPUs: no spinning OpenMP threads
     from seqcore.data.augment import default_augmentation, domain_randomization
     from seqcore.features import FeatureConfig
+    from seqcore.metrics.operating import ThresholdRule
     from seqcore.models import calibrate
     from seqcore.models.patchcore import SequentialPatchCore, strategy_named
     from seqcore.models.patchcore.method import DEFAULT_SIGMAS
@@ -82,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         return train_cutpaste.run(args, kind, root)
     if args.val and kind not in SPLIT_KINDS:
         raise ValueError(f"--val needs a dataset with splits (--dataset {'|'.join(SPLIT_KINDS)} ROOT)")
+    ThresholdRule.parse(args.threshold_rule)  # a bad rule fails before the fit, not after
     data = open_from_args(args, kind, root)
     if args.init:
         model = SequentialPatchCore.load(args.init, device=args.device, bf16=args.bf16)
@@ -119,9 +124,9 @@ def run(args: argparse.Namespace) -> int:
     if args.val:
         val = open_from_args(args, kind, root, args.val)
         sigmas = DEFAULT_SIGMAS if args.blur_sigma is None else None
-        threshold = calibrate(model, val, sigmas=sigmas)
+        threshold = calibrate(model, val, sigmas=sigmas, rule=args.threshold_rule)
         chosen = f"blur σ {model.blur_sigma:g} ({'chosen' if sigmas else 'given'}), "
-        print(f"{chosen}threshold (max pixel F1 on {args.val}): {threshold:.6g}")
+        print(f"{chosen}threshold ({model.threshold_rule} on {args.val}): {threshold:.6g}")
     model.save(args.out)
     print(f"wrote {args.out}")
     return 0

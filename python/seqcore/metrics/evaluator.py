@@ -10,7 +10,7 @@ What is kept, and why it suffices:
 - every annotated instance's pixel scores (4 bytes per annotated pixel), so per-class
   pixel recall, true positives, defect-wise recall, the coverage sweep and the per-region
   overlaps of AUPRO are exact at any threshold;
-- per image: name, image score and whether it holds defect pixels;
+- per image: name, image score, pixel maximum inside the ROI and whether it holds defect pixels;
 - per image, each ``patch_size`` patch's map maximum and label (``metrics/patches.py``), for the
   patch-level accuracy, precision, recall and confusion matrix (raw map, no area filter).
 Small-prediction filtering needs the binary map at the threshold, so it is applied while
@@ -81,6 +81,8 @@ class Evaluator:
         self._predicted_pixels = 0  # filtered predictions inside the ROI (fixed-threshold mode)
         self.image_names: list[str | None] = []
         self.image_scores: list[float] = []
+        self.image_maxima: list[float] = []  # pixel maximum inside the ROI (false calls, threshold rules)
+        self.image_pixels: list[int] = []  # pixels inside the ROI (inspected area)
         self.image_labels: list[bool] = []
 
     @property
@@ -128,6 +130,8 @@ class Evaluator:
         self._instances.append(extract_instances(gt, score_map, class_index, present, prediction))
         self.image_names.append(name)
         self.image_scores.append(float(image_score))
+        self.image_maxima.append(float(smax))
+        self.image_pixels.append(int(class_counts.sum()))
         self.image_labels.append(has_defect)
 
     def _checked_map(self, score_map: np.ndarray, gt: GroundTruth, where: str) -> np.ndarray:
@@ -156,6 +160,10 @@ class Evaluator:
                 )
             class_index[cid] = self.classes.index(cname)
         return class_index
+
+    def pixel_histogram(self) -> ScoreHistogram:
+        """The (negatives, positives) pixel histogram, e.g. for exporting to the HTML report."""
+        return self._hist
 
     def best_threshold(self) -> float:
         """The bin edge maximizing pooled pixel F1 (middle of the best plateau of edges)."""
@@ -186,7 +194,7 @@ class Evaluator:
                 f"min_area={min_area} at threshold {threshold} needs an Evaluator built with "
                 f"threshold={threshold}, min_area={min_area} (built with {self.fixed_threshold}, {self.min_area})"
             )
-        classes, sizes, scores = self._all_instances()
+        classes, sizes, scores = self.instance_arrays()
         if min_area > 0:
             hits = np.concatenate([i.predicted for i in self._instances]) if len(sizes) else sizes
         else:
@@ -281,7 +289,8 @@ class Evaluator:
         curves["pixel_pr"] = {"recall": rx, "precision": py}
         return area(fpr, tpr), self._aupro(classes, sizes, scores, fpr, curves)
 
-    def _all_instances(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def instance_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(class index, pixel count) of every instance and their float32 pixel scores, instance after instance."""
         classes = np.concatenate([i.classes for i in self._instances])
         sizes = np.concatenate([i.sizes for i in self._instances])
         scores = np.concatenate([i.scores for i in self._instances])

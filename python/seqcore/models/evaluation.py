@@ -34,14 +34,19 @@ def calibrate(
     impurity_classes: Sequence[str] | None = None,
     progress: bool = True,
     sigmas: Sequence[float] | None = (2.0, 4.0, 6.0, 8.0),
+    rule: str = "f1",
 ) -> float:
-    """Choose and store ``method.threshold`` maximizing pooled pixel F1 on annotated validation data.
+    """Choose and store ``method.threshold`` by threshold ``rule`` (default: pooled pixel F1 maximum;
+    see metrics.operating) on annotated validation data; the rule is stored as ``method.threshold_rule``.
 
     With ``sigmas`` (for methods with ``scores``/``render``/``blur_sigma``), first chooses and stores
     the blur σ among them that maximises ``pixel_rule`` at each σ's best threshold; each image's
     score grid is computed once and re-rendered per σ. ``sigmas=None`` keeps the method's σ.
     """
     from seqcore.metrics import Evaluator
+    from seqcore.metrics.operating import ThresholdRule, choose_threshold
+
+    parsed = ThresholdRule.parse(rule)
 
     defects = defect_classes if defect_classes is not None else getattr(data, "defect_classes", None)
     if not defects:
@@ -65,7 +70,7 @@ def calibrate(
         for gt, item in cached:
             prediction = method.render(item, sigma) if choose else item
             evaluator.add(prediction.anomaly_map, gt, prediction.score)
-        threshold = float(evaluator.best_threshold())
+        threshold = choose_threshold(evaluator, parsed).threshold
         return threshold, pixel_rule(evaluator.compute(threshold)) if choose else 0.0
 
     if choose:
@@ -74,4 +79,5 @@ def calibrate(
         method.blur_sigma, method.threshold = best, trials[best][0]
     else:
         method.threshold = evaluate(None)[0]
+    method.threshold_rule = str(parsed)
     return method.threshold

@@ -8,6 +8,8 @@ implied: one bank, image score = map maximum) and rejects anything malformed wit
 Multi-scale keys (issue 14): ``scales`` (the banks' pool kernels, first = features.pool_kernel),
 ``nominal_scales`` (each bank's score normaliser, required with several banks) and
 ``image_score`` ("max", or "nn"/"nn3": PatchCore's reweighting with 9/3 bank neighbours).
+``threshold_rule`` (issue 21): the rule that chose ``threshold`` (metrics.operating syntax, e.g.
+"recall-at-false-calls:0.01"); written only when not "f1", and files without it read as "f1".
 """
 from __future__ import annotations
 
@@ -104,6 +106,7 @@ class PatchCoreMetadata:
     blur_sigma: float = 2.0
     min_patch_brightness: float | None = None
     threshold: float | None = None
+    threshold_rule: str = "f1"
     seed: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
@@ -130,6 +133,7 @@ class PatchCoreMetadata:
         if brightness is not None and not 0.0 <= brightness <= 1.0:
             raise _error(f"min_patch_brightness must lie in [0, 1], got {brightness}")
         _number(data, "threshold", optional=True)
+        self._validate_threshold_rule()
         _int(data, "seed")
         if not isinstance(self.history, list) or not all(isinstance(h, dict) for h in self.history):
             raise _error("history must be a list of objects")
@@ -137,6 +141,16 @@ class PatchCoreMetadata:
             isinstance(k, str) and isinstance(v, str) for k, v in self.versions.items()
         ):
             raise _error("versions must map names to version strings")
+
+    def _validate_threshold_rule(self) -> None:
+        from seqcore.metrics.operating import ThresholdRule
+
+        if not isinstance(self.threshold_rule, str):
+            raise _error(f"threshold_rule must be a string, got {self.threshold_rule!r}")
+        try:
+            ThresholdRule.parse(self.threshold_rule)
+        except ValueError as exc:
+            raise _error(str(exc)) from exc
 
     def _validate_scales(self) -> None:
         scales = self.scales
@@ -173,10 +187,14 @@ class PatchCoreMetadata:
             data["nominal_scales"] = self.nominal_scales
         if self.image_score != "max":
             data["image_score"] = self.image_score
-        return data | {
+        data |= {
             "blur_sigma": self.blur_sigma,
             "min_patch_brightness": self.min_patch_brightness,
             "threshold": self.threshold,
+        }
+        if self.threshold_rule != "f1":
+            data["threshold_rule"] = self.threshold_rule
+        return data | {
             "seed": self.seed,
             "history": self.history,
             "versions": self.versions,
@@ -204,6 +222,7 @@ class PatchCoreMetadata:
             blur_sigma=data["blur_sigma"],
             min_patch_brightness=data.get("min_patch_brightness"),
             threshold=data.get("threshold"),
+            threshold_rule=data.get("threshold_rule", "f1"),
             seed=data.get("seed", 0),
             history=data.get("history", []),
             versions=data.get("versions", {}),

@@ -136,6 +136,7 @@ class SequentialPatchCore:
         self.blur_sigma = float(blur_sigma)
         self.min_patch_brightness = min_patch_brightness
         self.threshold = threshold
+        self.threshold_rule = "f1"  # the rule that chose ``threshold`` (metrics.operating)
         self.device = device
         self.coreset_device = coreset_device
         self.bf16 = bf16
@@ -468,6 +469,7 @@ class SequentialPatchCore:
             blur_sigma=self.blur_sigma,
             min_patch_brightness=self.min_patch_brightness,
             threshold=self.threshold,
+            threshold_rule=self.threshold_rule,
             seed=self.seed,
             history=self.history,
             versions=versions(),
@@ -523,7 +525,7 @@ class SequentialPatchCore:
         if (projection is None) != (schema.features.projection_dim is None):
             raise ModelFileError(f"{path}: projection matrix presence does not match projection_dim")
         try:
-            return cls.from_coreset(
+            model = cls.from_coreset(
                 banks, schema.features, projection=projection, history=schema.history,
                 strategy=strategy_named(schema.method, schema.greedy_projection_dim),
                 scales=schema.scales, nominal_scales=schema.nominal_scales, image_score=schema.image_score,
@@ -537,6 +539,8 @@ class SequentialPatchCore:
             ) from exc
         except (BackboneError, ValueError) as exc:
             raise ModelFileError(f"{path}: {exc}") from exc
+        model.threshold_rule = schema.threshold_rule
+        return model
 
     # -- melding ----------------------------------------------------------------------------
     @classmethod
