@@ -3,9 +3,13 @@
 # torch/torchvision are pinned as a pair that imports together (timm needs torchvision).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# OpenCV's C++ package for the seqcore::inspect library (skipped by CMake when absent)
+if [ ! -f /usr/include/opencv4/opencv2/dnn.hpp ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q libopencv-dev
+fi
 PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 pip() { .venv/bin/python -m pip "$@"; }
 pip install -q "torch==2.14.1" "torchvision==0.29.1"
 pip install -q "scikit-build-core>=0.10" "pybind11>=2.12" cmake ninja
-pip install -q --no-build-isolation ".[test,supervised]"
+pip install -q --no-build-isolation ".[test,supervised,export]"

@@ -537,6 +537,12 @@ class SequentialPatchCore:
         except (BackboneError, ValueError) as exc:
             raise ModelFileError(f"{path}: {exc}") from exc
 
+    def export(self, out_dir: str | Path) -> Path:
+        """Write the ONNX extractor and the model file the C++ ``seqcore::Inspector`` reads (seqcore.export)."""
+        from seqcore.export import export_model
+
+        return export_model(self, out_dir)
+
     # -- melding ----------------------------------------------------------------------------
     @classmethod
     def meld(cls, models: Sequence[SequentialPatchCore], capacity: int | None = None) -> SequentialPatchCore:

@@ -1,0 +1,144 @@
+"""ONNX export of the feature extractor exactly as ``predict`` runs it, plus the exported model file.
+
+The graph takes the image after sizing and mirror padding (1, 3, H, W) float32 RGB in [0, 1],
+H and W multiples of the coarsest stride, and returns one feature map (1, d, H/8, W/8) per bank
+(pool kernel), all from one backbone pass: normalisation, backbone levels, pooling, bilinear
+upsampling of the coarser levels, concatenation and projection. The geometry that depends on the
+image size (resizing, mirror border, alignment padding, tiling, cropping) stays with the caller,
+because OpenCV's DNN importer needs shapes that do not flow through Shape ops.
+
+Opset 13 (``OPSET``): read by OpenCV DNN 4.6 and every ONNX Runtime since 1.6.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+OPSET = 13
+EXPORT_FILES = ("extractor.onnx", "model.safetensors")  # what ``export_model`` writes into its directory
+EXPORT_VERSION = 1  # layout of the "export" metadata the C++ inspector reads
+
+
+class _ExportedExtractor(nn.Module):
+    """FeatureExtractor.forward_kernels after padding, written with static-shape ops only."""
+
+    def __init__(self, extractor: Any, kernels: Sequence[int]) -> None:
+        super().__init__()
+        self.backbone = copy.deepcopy(extractor.backbone).to(memory_format=torch.contiguous_format)
+        self.register_buffer("mean", extractor._mean.detach().cpu().clone())
+        self.register_buffer("std", extractor._std.detach().cpu().clone())
+        proj = extractor.projection
+        self.register_buffer("projection", None if proj is None else torch.from_numpy(np.ascontiguousarray(proj)))
+        self.kernels = tuple(int(k) for k in kernels)
+        self.count_pad = bool(extractor.config.pool_count_pad)
+        self.reductions = [int(r) for r in extractor.backbone.feature_info.reduction()]
+
+    def _pool(self, level: torch.Tensor, k: int) -> torch.Tensor:
+        if k == 1:
+            return level
+        out = F.avg_pool2d(level, k, stride=1, padding=k // 2, count_include_pad=self.count_pad)
+        return out if k % 2 else out[:, :, :-1, :-1]  # even kernels give one extra row/column
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        levels = self.backbone((image - self.mean) / self.std)
+        outs = []
+        for k in self.kernels:
+            pooled = [self._pool(level, k) for level in levels]
+            # H, W are multiples of the coarsest stride, so each level is exactly factor× the finest
+            parts = [pooled[0]] + [
+                F.interpolate(p, scale_factor=float(r // self.reductions[0]), mode="bilinear", align_corners=False)
+                for p, r in zip(pooled[1:], self.reductions[1:], strict=True)
+            ]
+            features = torch.cat(parts, dim=1)
+            if self.projection is not None:  # (1, c, h, w) x (c, p) as a 1x1 convolution
+                features = F.conv2d(features, self.projection.t()[:, :, None, None])
+            outs.append(features)
+        return tuple(outs)
+
+
+def extractor_graph(model: Any) -> nn.Module:
+    """The torch module that is exported (for tests: its output equals ``forward_kernels``)."""
+    return _ExportedExtractor(model.extractor, model.scales).eval()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _export_onnx(graph: nn.Module, path: Path, align: int, banks: int) -> None:
+    """Trace at one aligned size with dynamic H, W; check the file with onnx.checker."""
+    import onnx
+
+    probe = torch.rand(1, 3, 4 * align, 4 * align)
+    names = [f"features_{i}" for i in range(banks)]
+    axes = {"image": {2: "height", 3: "width"}} | {n: {2: "grid_h", 3: "grid_w"} for n in names}
+    with torch.no_grad():
+        torch.onnx.export(graph, (probe,), str(path), input_names=["image"], output_names=names,
+                          dynamic_axes=axes, opset_version=OPSET, dynamo=False)
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+
+
+def export_metadata(model: Any, onnx_hash: str) -> dict[str, Any]:
+    """What the C++ inspector needs beyond the tensors: geometry, scoring, threshold, ONNX hash."""
+    ex = model.extractor
+    cfg = model.config
+    return {
+        "version": EXPORT_VERSION,
+        "onnx_file": EXPORT_FILES[0],
+        "onnx_sha256": onnx_hash,
+        "opset": OPSET,
+        "stride": ex.stride,
+        "align": ex._align,
+        "dim": ex.dim,
+        "scales": list(model.scales),
+        "nominal_scales": model.nominal_scales,
+        "image_score": model.image_score,
+        "blur_sigma": model.blur_sigma,
+        "threshold": model.threshold,
+        "resize_short_side": cfg.resize_short_side,
+        "resize_shape": None if cfg.resize_shape is None else list(cfg.resize_shape),
+        "border_pad": cfg.border_pad,
+        "tile_size": cfg.tile_size,
+        "tile_overlap": cfg.tile_overlap,
+    }
+
+
+def export_model(model: Any, out_dir: str | Path) -> Path:
+    """Write ``extractor.onnx`` and ``model.safetensors`` (banks, support sets, metadata with the
+    ONNX hash) into ``out_dir``; returns the directory. Needs the optional extra ``seqcore[export]``."""
+    from seqcore.io import save_model
+
+    try:
+        import onnx  # noqa: F401
+    except ImportError as exc:
+        raise ImportError("export needs the optional extra: pip install 'seqcore[export]'") from exc
+    model._require_fitted()
+    if model.min_patch_brightness is not None:
+        raise ValueError("export does not support min_patch_brightness yet")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    onnx_path = out / EXPORT_FILES[0]
+    _export_onnx(extractor_graph(model), onnx_path, model.extractor._align, len(model.scales))
+    points, support = model._primary_support()
+    tensors = {"coreset": model.banks[0].points.astype(np.float32)}
+    for index, bank in enumerate(model.banks[1:], start=1):
+        tensors[f"coreset_{index}"] = bank.points.astype(np.float32)
+    tensors["support"] = np.ascontiguousarray(support, np.int64)
+    meta = model.metadata()
+    meta["export"] = export_metadata(model, _sha256(onnx_path))
+    save_model(out / EXPORT_FILES[1], tensors, meta)
+    (out / "manifest.json").write_text(json.dumps(meta["export"], indent=2) + "\n")
+    return out
