@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,12 +29,63 @@ EXPORT_FILES = ("extractor.onnx", "model.safetensors")  # what ``export_model`` 
 EXPORT_VERSION = 1  # layout of the "export" metadata the C++ inspector reads
 
 
+def _same_pad(size: tuple[int, int], conv: nn.Conv2d) -> tuple[int, int, int, int]:
+    """timm's pad_same (TensorFlow SAME) for an input of ``size``: (left, right, top, bottom)."""
+    pads = []
+    for x, k, st, d in zip(size, conv.kernel_size, conv.stride, conv.dilation, strict=True):
+        pads.append(max((math.ceil(x / st) - 1) * st + (k - 1) * d + 1 - x, 0))
+    ph, pw = pads
+    return pw // 2, pw - pw // 2, ph // 2, ph - ph // 2
+
+
+def static_same_padding(backbone: nn.Module, align: int) -> nn.Module:
+    """A copy of ``backbone`` whose SAME convolutions (timm Conv2dSame: padding from the input's
+    shape at run time, Shape ops OpenCV cannot import) pad by constants. For inputs that are
+    multiples of ``align`` those constants do not depend on the size; checked on two sizes."""
+    model = copy.deepcopy(backbone)
+    same = {name: m for name, m in model.named_modules() if type(m).__name__ == "Conv2dSame"}
+    seen: dict[str, list[tuple[int, int, int, int]]] = {name: [] for name in same}
+    hooks = [m.register_forward_pre_hook(lambda _m, inp, name=name: seen[name].append(_same_pad(inp[0].shape[2:], _m)))
+             for name, m in same.items()]
+    with torch.no_grad():
+        for side in (4 * align, 5 * align):
+            model(torch.zeros(1, 3, side, side + align))
+    for h in hooks:
+        h.remove()
+    _replace_relu6(model)
+    for name, conv in same.items():
+        if len(set(seen[name])) > 1:
+            raise ValueError(f"layer {name}: SAME padding depends on the input size; cannot export a static graph")
+        plain = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, 0, conv.dilation,
+                          conv.groups, conv.bias is not None)
+        plain.load_state_dict(conv.state_dict())
+        replacement = nn.Sequential(nn.ZeroPad2d(seen[name][0]), plain) if seen[name] else plain
+        parent_name, _, child = name.rpartition(".")
+        setattr(model.get_submodule(parent_name) if parent_name else model, child, replacement)
+    return model
+
+
+class _Relu6(nn.Module):
+    """ReLU6 as relu(x) - relu(x - 6): exact up to 12, one rounding above; OpenCV 4.6 imports
+    Clip only in its pre-opset-11 form, which an opset-13 file cannot hold."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(x) - F.relu(x - 6.0)
+
+
+def _replace_relu6(model: nn.Module) -> None:
+    for name, module in list(model.named_modules()):
+        if isinstance(module, nn.ReLU6):
+            parent_name, _, child = name.rpartition(".")
+            setattr(model.get_submodule(parent_name) if parent_name else model, child, _Relu6())
+
+
 class _ExportedExtractor(nn.Module):
     """FeatureExtractor.forward_kernels after padding, written with static-shape ops only."""
 
     def __init__(self, extractor: Any, kernels: Sequence[int]) -> None:
         super().__init__()
-        self.backbone = copy.deepcopy(extractor.backbone).to(memory_format=torch.contiguous_format)
+        self.backbone = static_same_padding(extractor.backbone, int(extractor._align)).to(memory_format=torch.contiguous_format)
         self.register_buffer("mean", extractor._mean.detach().cpu().clone())
         self.register_buffer("std", extractor._std.detach().cpu().clone())
         proj = extractor.projection
@@ -88,7 +140,21 @@ def _export_onnx(graph: nn.Module, path: Path, align: int, banks: int) -> None:
     with torch.no_grad():
         torch.onnx.export(graph, (probe,), str(path), input_names=["image"], output_names=names,
                           dynamic_axes=axes, opset_version=OPSET, dynamo=False)
+    _fold_constants(path)
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+
+
+def _fold_constants(path: Path) -> None:
+    """Fold the constant subgraphs torch writes for padding amounts (OpenCV's importer rejects
+    them) with ONNX Runtime's basic level: standard ONNX ops only, no fused kernels."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    folded = path.with_name(path.name + ".folded")
+    options.optimized_model_filepath = str(folded)
+    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    folded.replace(path)
 
 
 def export_metadata(model: Any, onnx_hash: str) -> dict[str, Any]:
