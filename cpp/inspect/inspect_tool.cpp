@@ -1,6 +1,6 @@
-// seqcore_inspect MODEL_DIR IMAGE... [--json out.json] [--maps DIR]: inspects images with an
+// seqcore_inspect MODEL_DIR IMAGE... [--json out.json] [--maps DIR] [--roi MASK]: inspects images with an
 // exported model (seqcore export) and prints one line per image; --json writes scores and
-// defect lists, --maps writes each anomaly map as float32 .npy (NAME.npy, NAME = file stem).
+// defect lists, --roi applies one region-of-interest mask (non-zero = inspected) to every image, --maps writes each anomaly map as float32 .npy (NAME.npy, NAME = file stem).
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -55,13 +55,13 @@ void write_npy(const std::string& path, const cv::Mat& map) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> images;
-  std::string model_dir, json_path, maps_dir;
+  std::string model_dir, json_path, maps_dir, roi_path;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if ((arg == "--json" || arg == "--maps") && i + 1 < argc) {
-      (arg == "--json" ? json_path : maps_dir) = argv[++i];
+    if ((arg == "--json" || arg == "--maps" || arg == "--roi") && i + 1 < argc) {
+      (arg == "--json" ? json_path : arg == "--maps" ? maps_dir : roi_path) = argv[++i];
     } else if (arg == "-h" || arg == "--help" || arg.rfind("--", 0) == 0) {
-      std::cerr << "usage: seqcore_inspect MODEL_DIR IMAGE... [--json out.json] [--maps DIR]\n";
+      std::cerr << "usage: seqcore_inspect MODEL_DIR IMAGE... [--json out.json] [--maps DIR] [--roi MASK]\n";
       return arg.rfind("--", 0) == 0 && arg != "--help" ? 2 : 0;
     } else if (model_dir.empty()) {
       model_dir = arg;
@@ -70,17 +70,22 @@ int main(int argc, char** argv) {
     }
   }
   if (model_dir.empty() || images.empty()) {
-    std::cerr << "usage: seqcore_inspect MODEL_DIR IMAGE... [--json out.json] [--maps DIR]\n";
+    std::cerr << "usage: seqcore_inspect MODEL_DIR IMAGE... [--json out.json] [--maps DIR] [--roi MASK]\n";
     return 2;
   }
   try {
     const seqcore::Inspector inspector(model_dir);
+    cv::Mat roi;
+    if (!roi_path.empty()) {
+      roi = cv::imread(roi_path, cv::IMREAD_GRAYSCALE);
+      if (roi.empty()) throw seqcore::InspectError("cannot read region-of-interest mask " + roi_path);
+    }
     std::ostringstream json;
     json << "{\"images\": [";
     for (std::size_t n = 0; n < images.size(); ++n) {
       const cv::Mat image = cv::imread(images[n], cv::IMREAD_UNCHANGED);
       if (image.empty()) throw seqcore::InspectError("cannot read image " + images[n]);
-      const seqcore::Result r = inspector.inspect(image);
+      const seqcore::Result r = inspector.inspect(image, roi);
       std::printf("%s score %.6f%s defects %zu\n", images[n].c_str(), r.image_score,
                   r.has_threshold ? (r.anomalous ? " ANOMALOUS" : " ok") : "", r.defects.size());
       if (!maps_dir.empty()) write_npy(maps_dir + "/" + stem(images[n]) + ".npy", r.anomaly_map);

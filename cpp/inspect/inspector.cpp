@@ -1,4 +1,4 @@
-// Inspector: Python's SequentialPatchCore.predict in C++ (docs/design.md §10). Each step names
+// Inspector: Python's SequentialPatchCore.predict in C++ (docs/design.md §13). Each step names
 // the Python function it mirrors; the two must change together.
 #include "seqcore/inspector.hpp"
 

@@ -1,4 +1,4 @@
-// Image inspection without Python (docs/design.md §10): image -> anomaly map -> image score,
+// Image inspection without Python (docs/design.md §13): image -> anomaly map -> image score,
 // verdict and defect list, the same numbers as Python's SequentialPatchCore.predict.
 // Needs OpenCV (core, imgproc, dnn); target seqcore::inspect.
 #pragma once
@@ -45,7 +45,7 @@ struct Result {
   std::vector<Defect> defects; // in OpenCV label order (raster scan); empty without a threshold
 };
 
-/// Feature engine: runs the exported extractor graph (docs/design.md §10). Input: (1, 3, H, W)
+/// Feature engine: runs the exported extractor graph (docs/design.md §13). Input: (1, 3, H, W)
 /// CV_32F NCHW RGB in [0, 1], H and W multiples of the model's alignment; output: one
 /// (1, d, H/stride, W/stride) CV_32F blob per bank. One instance is used by one thread at a time.
 class FeatureEngine {

@@ -1,4 +1,4 @@
-"""``seqcore export``: ONNX extractor + model file for the C++ inspector (docs/design.md §10)."""
+"""``seqcore export``: ONNX extractor + model file for the C++ inspector (docs/design.md §13)."""
 from __future__ import annotations
 
 import argparse

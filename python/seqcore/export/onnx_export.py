@@ -85,7 +85,8 @@ class _ExportedExtractor(nn.Module):
 
     def __init__(self, extractor: Any, kernels: Sequence[int]) -> None:
         super().__init__()
-        self.backbone = static_same_padding(extractor.backbone, int(extractor._align)).to(memory_format=torch.contiguous_format)
+        backbone = static_same_padding(extractor.backbone, int(extractor._align))
+        self.backbone = backbone.to(memory_format=torch.contiguous_format)
         self.register_buffer("mean", extractor._mean.detach().cpu().clone())
         self.register_buffer("std", extractor._std.detach().cpu().clone())
         proj = extractor.projection
