@@ -1,4 +1,4 @@
-"""SupervisedSegmenter: a U-Net, FCN or DeepLabV3+ trained on labelled defect masks (docs/design.md §13).
+"""SupervisedSegmenter: a U-Net, FCN or DeepLabV3+ trained on labelled defect masks (docs/design.md §10).
 
 The Method protocol's fit/predict/save/load: ``fit`` trains on annotated images (real or
 synthetic; impurities are background), ``predict`` gives the defect probability per pixel as
