@@ -542,6 +542,12 @@ class SequentialPatchCore:
         model.threshold_rule = schema.threshold_rule
         return model
 
+    def export(self, out_dir: str | Path) -> Path:
+        """Write the ONNX extractor and the model file the C++ ``seqcore::Inspector`` reads (seqcore.export)."""
+        from seqcore.export import export_model
+
+        return export_model(self, out_dir)
+
     # -- melding ----------------------------------------------------------------------------
     @classmethod
     def meld(cls, models: Sequence[SequentialPatchCore], capacity: int | None = None) -> SequentialPatchCore:

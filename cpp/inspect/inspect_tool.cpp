@@ -1,0 +1,117 @@
+// seqcore_inspect MODEL_DIR IMAGE... [--json out.json] [--maps DIR] [--roi MASK]: inspects images with an
+// exported model (seqcore export) and prints one line per image; --json writes scores and
+// defect lists, --roi applies one region-of-interest mask (non-zero = inspected) to every image, --maps writes each anomaly map as float32 .npy (NAME.npy, NAME = file stem).
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "seqcore/inspector.hpp"
+
+namespace {
+
+std::string stem(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  const auto dot = name.find_last_of('.');
+  return dot == std::string::npos ? name : name.substr(0, dot);
+}
+
+std::string quote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+void write_npy(const std::string& path, const cv::Mat& map) {
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(map.rows) + ", " +
+                       std::to_string(map.cols) + "), }";
+  header.append(63 - (10 + header.size()) % 64, ' ');
+  header += '\n';
+  std::ofstream out(path, std::ios::binary);
+  const unsigned short len = static_cast<unsigned short>(header.size());
+  out.write("\x93NUMPY\x01\x00", 8);
+  out.put(static_cast<char>(len & 0xFF));
+  out.put(static_cast<char>(len >> 8));
+  out << header;
+  for (int y = 0; y < map.rows; ++y) out.write(map.ptr<char>(y), static_cast<std::streamsize>(map.cols * 4));
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> images;
+  std::string model_dir, json_path, maps_dir, roi_path;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if ((arg == "--json" || arg == "--maps" || arg == "--roi") && i + 1 < argc) {
+      (arg == "--json" ? json_path : arg == "--maps" ? maps_dir : roi_path) = argv[++i];
+    } else if (arg == "-h" || arg == "--help" || arg.rfind("--", 0) == 0) {
+      std::cerr << "usage: seqcore_inspect MODEL_DIR IMAGE... [--json out.json] [--maps DIR] [--roi MASK]\n";
+      return arg.rfind("--", 0) == 0 && arg != "--help" ? 2 : 0;
+    } else if (model_dir.empty()) {
+      model_dir = arg;
+    } else {
+      images.push_back(arg);
+    }
+  }
+  if (model_dir.empty() || images.empty()) {
+    std::cerr << "usage: seqcore_inspect MODEL_DIR IMAGE... [--json out.json] [--maps DIR] [--roi MASK]\n";
+    return 2;
+  }
+  try {
+    const seqcore::Inspector inspector(model_dir);
+    cv::Mat roi;
+    if (!roi_path.empty()) {
+      roi = cv::imread(roi_path, cv::IMREAD_GRAYSCALE);
+      if (roi.empty()) throw seqcore::InspectError("cannot read region-of-interest mask " + roi_path);
+    }
+    std::ostringstream json;
+    json << "{\"images\": [";
+    for (std::size_t n = 0; n < images.size(); ++n) {
+      const cv::Mat image = cv::imread(images[n], cv::IMREAD_UNCHANGED);
+      if (image.empty()) throw seqcore::InspectError("cannot read image " + images[n]);
+      const seqcore::Result r = inspector.inspect(image, roi);
+      std::printf("%s score %.6f%s defects %zu\n", images[n].c_str(), r.image_score,
+                  r.has_threshold ? (r.anomalous ? " ANOMALOUS" : " ok") : "", r.defects.size());
+      if (!maps_dir.empty()) write_npy(maps_dir + "/" + stem(images[n]) + ".npy", r.anomaly_map);
+      char score[64];
+      std::snprintf(score, sizeof score, "%.9g", r.image_score);
+      json << (n ? ", " : "") << "{\"path\": " << quote(images[n]) << ", \"image_score\": " << score
+           << ", \"anomalous\": " << (r.has_threshold ? (r.anomalous ? "true" : "false") : "null")
+           << ", \"defects\": [";
+      for (std::size_t k = 0; k < r.defects.size(); ++k) {
+        const auto& d = r.defects[k];
+        char line[256];
+        std::snprintf(line, sizeof line, "{\"bbox\": [%d, %d, %d, %d], \"area\": %d, \"peak\": %.9g, \"mean\": %.9g}",
+                      d.bbox.x, d.bbox.y, d.bbox.width, d.bbox.height, d.area, d.peak, d.mean);
+        json << (k ? ", " : "") << line;
+      }
+      json << "]}";
+    }
+    json << "]}\n";
+    if (!json_path.empty()) {
+      std::ofstream out(json_path);
+      out << json.str();
+      if (!out) throw std::runtime_error("cannot write " + json_path);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "seqcore_inspect: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
