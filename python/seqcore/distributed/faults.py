@@ -2,7 +2,8 @@
 
 ``SEQCORE_DISTRIBUTED_FAULT=SHARD:MARKER`` kills (``os._exit``, as a lost machine would) the task of
 shard SHARD once it has read half its images, unless the file MARKER exists; it creates MARKER first,
-so the retried attempt runs to the end. Unset, nothing happens.
+so the retried attempt runs to the end. Unset, nothing happens. The driver's value is handed to the
+shard tasks (``fault_options``), whose worker processes may predate it.
 """
 from __future__ import annotations
 
@@ -29,3 +30,9 @@ def fault_hook(shard: int, images: int) -> Callable[[int], None] | None:
             os._exit(1)
 
     return kill
+
+
+def fault_options() -> dict:
+    """Ray task options that pass the driver's fault setting to the tasks' workers (none when unset)."""
+    spec = os.environ.get(FAULT_ENV)
+    return {"runtime_env": {"env_vars": {FAULT_ENV: spec}}} if spec else {}

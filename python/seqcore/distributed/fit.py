@@ -8,6 +8,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from seqcore.distributed.faults import fault_options
 from seqcore.distributed.meld_tree import DEFAULT_FAN_IN, reduce_tree, tree_depth
 from seqcore.distributed.progress import ProgressCounter
 from seqcore.distributed.ray_runtime import connect
@@ -72,7 +73,8 @@ def fit_distributed(
     ray, started = connect(address, workers)
     try:
         gpus = 1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
-        shard_task = ray.remote(fit_shard).options(num_returns=3, num_cpus=1, num_gpus=gpus, max_retries=retries)
+        shard_task = ray.remote(fit_shard).options(num_returns=3, num_cpus=1, num_gpus=gpus, max_retries=retries,
+                                                   **fault_options())
         meld_task = ray.remote(meld_blobs).options(num_returns=2, num_cpus=1, max_retries=retries)
         counter = ray.remote(ProgressCounter).options(num_cpus=0).remote()
         data_ref = ray.put(data)

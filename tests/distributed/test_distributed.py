@@ -1,0 +1,111 @@
+"""seqcore.distributed on a local 2-CPU Ray: sharding, the meld tree, equality with an in-process
+reference, per-shard image counts, and a killed task that still yields the byte-identical model."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from seqcore.distributed import meld_tree, shard_ranges, tree_depth
+from seqcore.distributed.faults import FAULT_ENV
+from seqcore.distributed.meld_tree import reduce_tree
+from seqcore.distributed.shards import ShardView
+from seqcore.distributed.transport import model_to_bytes
+from seqcore.features import FeatureConfig
+from seqcore.models.patchcore import SequentialPatchCore
+
+EPOCHS = 2
+
+
+def template() -> SequentialPatchCore:
+    return SequentialPatchCore(FeatureConfig(resize_short_side=None), capacity=24, scales=(3, 1))
+
+
+@pytest.fixture(scope="module")
+def images() -> list[np.ndarray]:
+    rng = np.random.default_rng(7)
+    return [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(7)]
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    ray = pytest.importorskip("ray", reason="Ray (seqcore[distributed]) is not installed")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="error", log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.mark.parametrize(("count", "shards"), [(1, 1), (7, 3), (10, 4), (3, 5), (64, 8)])
+def test_shards_cover_every_index_once(count: int, shards: int) -> None:
+    blocks = shard_ranges(count, shards)
+    covered = [i for b in blocks for i in range(b.start, b.stop)]
+    assert covered == list(range(count))
+    assert len(blocks) == min(count, shards)
+    assert max(map(len, blocks)) - min(map(len, blocks)) <= 1
+    assert shard_ranges(count, shards) == blocks
+
+
+def test_shards_reject_nothing_to_do() -> None:
+    with pytest.raises(ValueError, match="at least one image"):
+        shard_ranges(0, 2)
+    with pytest.raises(ValueError, match="shards must be >= 1"):
+        shard_ranges(5, 0)
+
+
+@pytest.mark.parametrize(("count", "fan_in"), [(1, 2), (2, 2), (5, 2), (9, 3), (17, 4), (64, 4)])
+def test_reduce_tree_keeps_order_and_depth(count: int, fan_in: int) -> None:
+    levels: list[int] = []
+
+    def join(group):
+        levels.append(max(level for level, _ in group) + 1)
+        return levels[-1], "".join(text for _, text in group)
+
+    items = [(0, chr(65 + i % 26)) for i in range(count)]
+    depth, text = reduce_tree(items, join, fan_in)
+    assert text == "".join(t for _, t in items)
+    assert depth == tree_depth(count, fan_in) == (0 if count == 1 else int(np.ceil(np.log(count) / np.log(fan_in))))
+
+
+def in_process_reference(images, shards: int, fan_in: int) -> SequentialPatchCore:
+    """The same shards fitted and melded in this process, without Ray."""
+    models = []
+    for block in shard_ranges(len(images), shards):
+        model = template()
+        model.fit(ShardView(images, block), epochs=EPOCHS, progress=False)
+        models.append(model)
+    return meld_tree(models, fan_in)
+
+
+def test_ray_fit_equals_in_process_shards_and_meld(ray_local, images) -> None:
+    from seqcore.distributed import fit_distributed
+
+    model, report = fit_distributed(images, template(), epochs=EPOCHS, workers=2, shards=3, fan_in=2, progress=False)
+    reference = in_process_reference(images, 3, 2)
+    for got, want in zip(model.banks, reference.banks, strict=True):
+        np.testing.assert_array_equal(got.points, want.points)
+    assert model.nominal_scales == reference.nominal_scales
+    assert report.tree_depth == 2 and len(report.meld_seconds) == 2
+    record = model.history[0]["distributed"]
+    assert [(s["start"], s["stop"], s["images"]) for s in record["shards"]] == [(0, 3, 3), (3, 5, 2), (5, 7, 2)]
+    assert record["images"] == len(images)
+    assert model.predict(images[0]).anomaly_map.shape == images[0].shape[:2]
+
+
+def test_killed_task_is_retried_to_the_same_model(ray_local, images, tmp_path, monkeypatch) -> None:
+    from seqcore.distributed import fit_distributed
+
+    clean, _ = fit_distributed(images, template(), epochs=EPOCHS, workers=2, shards=2, progress=False)
+    marker = tmp_path / "killed"
+    monkeypatch.setenv(FAULT_ENV, f"1:{marker}")
+    faulty, report = fit_distributed(images, template(), epochs=EPOCHS, workers=2, shards=2, progress=False)
+    assert marker.exists(), "the fault hook never fired"
+    assert model_to_bytes(faulty) == model_to_bytes(clean)
+    assert [s["images"] for s in report.shards] == [4, 3] and report.images == len(images)
+
+
+def test_fit_distributed_rejects_a_fitted_template(ray_local, images) -> None:
+    from seqcore.distributed import fit_distributed
+
+    model = template()
+    model.fit(images[:2], epochs=1, progress=False)
+    with pytest.raises(ValueError, match="unfitted template"):
+        fit_distributed(images, model)
