@@ -19,4 +19,4 @@ PY="${PYTHON:-python3}"
 pip() { .venv/bin/python -m pip "$@"; }
 pip install -q "torch==2.14.1" "torchvision==0.29.1"
 pip install -q "scikit-build-core>=0.10" "pybind11>=2.12" cmake ninja
-pip install -q --no-build-isolation ".[test,supervised,report,export]"
+pip install -q --no-build-isolation ".[test,supervised,report,export,distributed]"

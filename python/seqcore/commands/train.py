@@ -66,6 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train_supervised.add_arguments(parser)
     train_simplenet.add_arguments(parser)
     train_cutpaste.add_arguments(parser)
+    parser.add_argument("--distributed", choices=("ray",), help="shard the fit over Ray tasks, meld the shard models")
+    parser.add_argument("--address", help="with --distributed: a running Ray cluster (default: a local one)")
+    parser.add_argument("--workers", type=int, default=2, help="with --distributed: shards, one Ray task each")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -116,9 +119,19 @@ def run(args: argparse.Namespace) -> int:
             min_patch_brightness=args.min_brightness, device=args.device, bf16=args.bf16, seed=args.seed,
         )
     augment = {"none": None, "da": default_augmentation, "dr": domain_randomization}[args.augment]
-    report = model.fit(data, epochs=args.epochs, augment=augment(args.seed) if augment else None)
-    print(f"fit: {report.epochs} epoch(s), replacements per epoch {report.replacements}, "
-          f"{report.stop_reason}, {report.seconds:.1f} s, coreset {model.coreset.size}/{model.capacity}")
+    if args.distributed:
+        if args.init:
+            raise ValueError("--distributed trains from scratch; fine-tune the result with --init afterwards")
+        from seqcore.distributed import fit_distributed
+
+        model, dist = fit_distributed(data, model, epochs=args.epochs, workers=args.workers, address=args.address,
+                                      augment=augment(args.seed) if augment else None)
+        print(f"fit: {len(dist.shards)} shard(s) on Ray, {dist.images} image(s), meld tree depth {dist.tree_depth}, "
+              f"{dist.seconds:.1f} s, coreset {model.coreset.size}/{model.capacity}")
+    else:
+        report = model.fit(data, epochs=args.epochs, augment=augment(args.seed) if augment else None)
+        print(f"fit: {report.epochs} epoch(s), replacements per epoch {report.replacements}, "
+              f"{report.stop_reason}, {report.seconds:.1f} s, coreset {model.coreset.size}/{model.capacity}")
     if data.skipped:
         print(f"skipped {len(data.skipped)} unreadable image(s)", file=sys.stderr)
     if args.val:
