@@ -102,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
     if args.checkpoint:
         from seqcore.models.patchcore.checkpoint import FitCheckpoint
 
-        settings = {k: v for k, v in sorted(vars(args).items()) if k not in CHECKPOINT_IGNORED}
+        settings = {k: v if isinstance(v, (int, float, str, list, type(None))) else str(v)
+                    for k, v in sorted(vars(args).items()) if k not in CHECKPOINT_IGNORED and not callable(v)}
         checkpoint = FitCheckpoint(args.checkpoint, args.checkpoint_every, settings, data, resume=args.resume)
         fitted = checkpoint.load_fitted(lambda path: SequentialPatchCore.load(path, device=args.device, bf16=args.bf16))
     if args.init:
