@@ -1,4 +1,4 @@
-"""The fit pipeline (docs/design.md §11): feature cache, producer thread, early stop and checkpoints
+"""The fit pipeline (docs/design.md §13): feature cache, producer thread, early stop and checkpoints
 leave the fitted model unchanged, byte for byte, against the plain path."""
 from __future__ import annotations
 

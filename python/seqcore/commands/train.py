@@ -62,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] for the backbone")
     parser.add_argument("--bf16", action="store_true", help="run the backbone in bfloat16")
-    fit = parser.add_argument_group("fit pipeline (docs/design.md §11)")
+    fit = parser.add_argument_group("fit pipeline (docs/design.md §13)")
     fit.add_argument("--stop-fraction", type=float, default=DEFAULT_STOP_FRACTION,
                      help=f"stop after an epoch replacing at most this fraction of K (default {DEFAULT_STOP_FRACTION}; "
                           "0: only after an epoch without replacements)")

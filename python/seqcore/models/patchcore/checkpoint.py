@@ -1,4 +1,4 @@
-"""Atomic checkpoints of a sequential fit, so a killed ``seqcore train`` resumes (docs/design.md §11).
+"""Atomic checkpoints of a sequential fit, so a killed ``seqcore train`` resumes (docs/design.md §13).
 
 A checkpoint (``checkpoint.npz``) holds each bank's points in slot order (a coreset rebuilt from
 them decides exactly as the original), the fit state (epoch, next image position, the epoch's

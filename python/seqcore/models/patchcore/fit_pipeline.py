@@ -1,4 +1,4 @@
-"""The image stream of a fit (docs/design.md §11): decode and extract in a producer thread, cache the
+"""The image stream of a fit (docs/design.md §13): decode and extract in a producer thread, cache the
 features on disk during the first epoch and read them back in later ones.
 
 Positions are indices into the data; the coreset sees images in position order whatever the

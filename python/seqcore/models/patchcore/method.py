@@ -295,7 +295,7 @@ class SequentialPatchCore:
         patch has then been kept). The greedy baseline makes one pass (one per epoch with augmentation).
         Features are cached on disk up to ``cache_bytes`` (0: extract every epoch), extracted by a
         producer thread (``prefetch``); ``checkpoint`` saves and resumes a sequential fit
-        (docs/design.md §11). None of these change the fitted model.
+        (docs/design.md §13). None of these change the fitted model.
         """
         if (epochs > 1 or len(self.scales) > 1) and iter(data) is data:
             raise ValueError("fit over several epochs or scales needs a re-iterable dataset or list, not an iterator")

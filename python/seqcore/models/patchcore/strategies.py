@@ -16,7 +16,7 @@ PatchSource = Callable[[str], Iterable[Sequence[np.ndarray]]]
 # (desc, first position) -> per image (position, its tiles, each one (n, d) array per bank)
 ImageSource = Callable[[str, int], Iterable[tuple[int, Sequence[Sequence[np.ndarray]]]]]
 GREEDY_PROJECTION_DIM = 128  # default of the greedy baseline; recorded in every model file
-# Early stop (docs/design.md §11): an epoch replacing at most this fraction of K ends the fit.
+# Early stop (docs/design.md §13): an epoch replacing at most this fraction of K ends the fit.
 DEFAULT_STOP_FRACTION = 0.1
 
 
