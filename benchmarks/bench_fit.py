@@ -57,11 +57,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=None, help="magnetic-tile root (default: data_root)")
     parser.add_argument("--small", type=int, default=50, help="images of the flat-memory comparison")
+    parser.add_argument("--images", type=int, help="use only the first N train images (a quick run; default all)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/bench_fit.json")
     opts = parser.parse_args()
     root = opts.root or data_root("magnetic_tile")
     work = Path(tempfile.mkdtemp(prefix="bench-fit-"))
-    dataset = ["--dataset", "magnetic-tile", str(root)]
+    rows = [r for r in csv.DictReader((root / "split.csv").open()) if r["split"] == "train"]
+
+    def linked(name: str, count: int) -> list[str]:
+        """The first ``count`` train images as a folder of links (a plain folder dataset)."""
+        folder = work / name
+        folder.mkdir()
+        for index, row in enumerate(rows[:count]):
+            path = root / row["image"]
+            (folder / f"{index:04d}_{path.name}").symlink_to(path)
+        return [str(folder)]
+
+    dataset = ["--dataset", "magnetic-tile", str(root)] if opts.images is None else linked("subset", opts.images)
     runs: dict[str, dict] = {}
     runs["today"] = _train([*dataset, "--out", str(work / "today.safetensors"), "--cache-gb", "0",
                             "--stop-fraction", "0"])
@@ -69,13 +81,7 @@ def main() -> None:
     runs["new"] = _train([*dataset, "--out", str(work / "new.safetensors")])
     print("new", runs["new"], flush=True)
 
-    small = work / "small"  # the first train images, as a folder of links
-    small.mkdir()
-    rows = [r for r in csv.DictReader((root / "split.csv").open()) if r["split"] == "train"]
-    for index, row in enumerate(rows[: opts.small]):
-        path = root / row["image"]
-        (small / f"{index:04d}_{path.name}").symlink_to(path)
-    runs["new_small"] = _train([str(small), "--out", str(work / "small.safetensors")])
+    runs["new_small"] = _train([*linked("small", opts.small), "--out", str(work / "small.safetensors")])
     print("small", runs["new_small"], flush=True)
 
     ckpt = work / "ckpt"
@@ -89,7 +95,9 @@ def main() -> None:
 
     today, new = runs["today"], runs["new"]
     result = {
-        "what": "seqcore train on magnetic-tile train (652 images), defaults; today = --cache-gb 0 --stop-fraction 0",
+        "what": "seqcore train on magnetic-tile train, defaults; today = --cache-gb 0 --stop-fraction 0",
+        "images": len(rows) if opts.images is None else min(opts.images, len(rows)),
+        "small_images": opts.small,
         "runs": runs,
         "speedup_vs_today": round(today["wall_s"] / new["wall_s"], 2),
         "fraction_of_anomalib": round(new["wall_s"] / ANOMALIB_SECONDS, 3),
