@@ -11,7 +11,11 @@ from seqcore.commands import _train_supervised as train_supervised
 from seqcore.commands._options import add_dataset_arguments, dataset_source, open_from_args
 from seqcore.data.open import SPLIT_KINDS
 from seqcore.features.config import NORMALIZATIONS
+from seqcore.models.patchcore.feature_cache import DEFAULT_CACHE_BYTES
 from seqcore.models.patchcore.scoring import IMAGE_SCORES
+from seqcore.models.patchcore.strategies import DEFAULT_STOP_FRACTION
+
+CHECKPOINT_IGNORED = ("out", "checkpoint", "checkpoint_every", "resume", "cache_gb")  # options a resume may change
 
 NAME = "train"
 HELP = "train a SequentialPatchCore model on nominal images (fine-tune with --init)"
@@ -63,6 +67,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] for the backbone")
     parser.add_argument("--bf16", action="store_true", help="run the backbone in bfloat16")
+    fit = parser.add_argument_group("fit pipeline (docs/design.md §17)")
+    fit.add_argument("--stop-fraction", type=float, default=DEFAULT_STOP_FRACTION,
+                     help=f"stop after an epoch replacing at most this fraction of K (default {DEFAULT_STOP_FRACTION}; "
+                          "0: only after an epoch without replacements)")
+    fit.add_argument("--cache-gb", type=float, default=DEFAULT_CACHE_BYTES / 2**30,
+                     help=f"on-disk feature cache cap in GiB (default {DEFAULT_CACHE_BYTES / 2**30:g}; "
+                          "0: extract every epoch)")
+    fit.add_argument("--checkpoint", metavar="DIR", help="write resumable checkpoints of the fit to DIR")
+    fit.add_argument("--checkpoint-every", type=int, default=100, metavar="N",
+                     help="checkpoint every N images (and after every epoch; default 100)")
+    fit.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --checkpoint DIR")
     train_supervised.add_arguments(parser)
     train_simplenet.add_arguments(parser)
     train_cutpaste.add_arguments(parser)
@@ -90,11 +105,23 @@ def run(args: argparse.Namespace) -> int:
     if args.val and kind not in SPLIT_KINDS:
         raise ValueError(f"--val needs a dataset with splits (--dataset {'|'.join(SPLIT_KINDS)} ROOT)")
     ThresholdRule.parse(args.threshold_rule)  # a bad rule fails before the fit, not after
+    if args.resume and not args.checkpoint:
+        raise ValueError("--resume needs --checkpoint DIR")
     data = open_from_args(args, kind, root)
+    checkpoint, fitted = None, None
+    if args.checkpoint:
+        from seqcore.models.patchcore.checkpoint import FitCheckpoint
+
+        settings = {k: v if isinstance(v, (int, float, str, list, type(None))) else str(v)
+                    for k, v in sorted(vars(args).items()) if k not in CHECKPOINT_IGNORED and not callable(v)}
+        checkpoint = FitCheckpoint(args.checkpoint, args.checkpoint_every, settings, data, resume=args.resume)
+        fitted = checkpoint.load_fitted(lambda path: SequentialPatchCore.load(path, device=args.device, bf16=args.bf16))
     if args.init:
         model = SequentialPatchCore.load(args.init, device=args.device, bf16=args.bf16)
         if args.capacity is not None and args.capacity != model.capacity:
             raise ValueError(f"--capacity {args.capacity} differs from the capacity {model.capacity} of {args.init}")
+        if model.strategy.name == "sequential":
+            model.strategy = strategy_named("sequential", stop_fraction=args.stop_fraction)
     else:
         features = FeatureConfig(
             backbone=args.backbone, resize_short_side=args.resize or None,
@@ -114,24 +141,35 @@ def run(args: argparse.Namespace) -> int:
             capacity = capacity_from_fraction(args.capacity_fraction, patch_count(data, features, stride))
             print(f"coreset capacity {capacity} ({args.capacity_fraction:g} of the training patches)")
         model = SequentialPatchCore(
-            features, capacity=capacity, strategy=strategy_named(args.method), scales=args.scales,
+            features, capacity=capacity, scales=args.scales,
+            strategy=strategy_named(args.method, stop_fraction=args.stop_fraction),
             image_score=args.image_score, blur_sigma=2.0 if args.blur_sigma is None else args.blur_sigma,
             min_patch_brightness=args.min_brightness, device=args.device, bf16=args.bf16, seed=args.seed,
         )
     augment = {"none": None, "da": default_augmentation, "dr": domain_randomization}[args.augment]
+    augment = augment(args.seed) if augment else None
     if args.distributed:
-        if args.init:
-            raise ValueError("--distributed trains from scratch; fine-tune the result with --init afterwards")
+        if args.init or args.checkpoint:
+            raise ValueError("--distributed trains from scratch without checkpoints; fine-tune the result with --init")
         from seqcore.distributed import fit_distributed
 
         model, dist = fit_distributed(data, model, epochs=args.epochs, workers=args.workers, address=args.address,
-                                      augment=augment(args.seed) if augment else None)
+                                      augment=augment)
         print(f"fit: {len(dist.shards)} shard(s) on Ray, {dist.images} image(s), meld tree depth {dist.tree_depth}, "
               f"{dist.seconds:.1f} s, coreset {model.coreset.size}/{model.capacity}")
+    elif fitted is not None:
+        model = fitted
+        print(f"resumed after the fit from {args.checkpoint}")
     else:
-        report = model.fit(data, epochs=args.epochs, augment=augment(args.seed) if augment else None)
+        if checkpoint is not None:
+            checkpoint.rng = getattr(augment, "rng", None)
+        report = model.fit(data, epochs=args.epochs, augment=augment, cache_bytes=int(args.cache_gb * 2**30),
+                           checkpoint=checkpoint)
         print(f"fit: {report.epochs} epoch(s), replacements per epoch {report.replacements}, "
-              f"{report.stop_reason}, {report.seconds:.1f} s, coreset {model.coreset.size}/{model.capacity}")
+              f"{report.stop_reason}, {report.seconds:.1f} s, coreset {model.coreset.size}/{model.capacity}, "
+              f"feature cache {report.cache_bytes / 2**20:.1f} MiB")
+        if checkpoint is not None:
+            checkpoint.save_fitted(model)
     if data.skipped:
         print(f"skipped {len(data.skipped)} unreadable image(s)", file=sys.stderr)
     if args.val:

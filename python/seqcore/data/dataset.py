@@ -69,13 +69,20 @@ class Dataset(Sequence[Sample]):
 
     def __iter__(self) -> Iterator[Sample]:
         for index in range(len(self.entries)):
-            try:
-                yield self[index]
-            except ImageReadError as exc:
-                if self.on_error == "raise":
-                    raise
-                self.skipped.append(exc)
-                warnings.warn(f"skipping unreadable image: {exc}", stacklevel=2)
+            sample = self.read(index)
+            if sample is not None:
+                yield sample
+
+    def read(self, index: int) -> Sample | None:
+        """``self[index]``, or None for an unreadable image when ``on_error`` is "skip" (then recorded)."""
+        try:
+            return self[index]
+        except ImageReadError as exc:
+            if self.on_error == "raise":
+                raise
+            self.skipped.append(exc)
+            warnings.warn(f"skipping unreadable image: {exc}", stacklevel=3)
+            return None
 
     def _sample(self, entry: Entry, image: np.ndarray) -> Sample:
         return Sample(entry.name, image, entry.label, entry.load_gt)

@@ -11,6 +11,7 @@ whose features and points give the nearest-neighbour reweighted image score.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -24,9 +25,11 @@ from tqdm.auto import tqdm
 
 from seqcore.data.sample import Sample
 from seqcore.features import FeatureConfig, FeatureExtractor, cell_means
-from seqcore.features.memory import release_freed_memory
 from seqcore.models.anomaly_map import anomaly_map, max_score
 from seqcore.models.base import Prediction
+from seqcore.models.patchcore.checkpoint import FitCheckpoint
+from seqcore.models.patchcore.feature_cache import DEFAULT_CACHE_BYTES, FeatureCache
+from seqcore.models.patchcore.fit_pipeline import image_stream
 from seqcore.models.patchcore.scoring import (
     IMAGE_SCORES,
     NN_SUPPORTS,
@@ -39,6 +42,7 @@ from seqcore.models.patchcore.scoring import (
 from seqcore.models.patchcore.strategies import (
     CoresetSpec,
     FitReport,
+    ImageSource,
     PatchSource,
     Sequential,
     Strategy,
@@ -265,20 +269,13 @@ class SequentialPatchCore:
             yield out
 
     # -- training ---------------------------------------------------------------------------
-    def _epoch_patches(
-        self, data: Iterable, augment: Augmentation | None, desc: str, progress: bool, step: int = 1
-    ) -> Iterator[list[np.ndarray]]:
-        """All training patches (one array per scale) of one pass over every ``step``-th image of ``data``."""
-        total = len(data) if hasattr(data, "__len__") else None
-        for index, item in enumerate(tqdm(data, total=total, desc=desc, unit="img", disable=not progress, leave=False)):
-            if index % step:
-                continue
-            image, roi = _unpack(item)
-            if augment is not None:
-                image, mask = augment(image, None if roi is None else roi.astype(np.uint8))
-                roi = None if mask is None else mask.astype(bool)
-            yield from self.image_bank_patches(image, roi)
-            release_freed_memory()
+    def _extract_item(self, item: Any, augment: Augmentation | None) -> list[list[np.ndarray]]:
+        """One training item's filtered tiles (one array per scale each), augmented first if asked."""
+        image, roi = _unpack(item)
+        if augment is not None:
+            image, mask = augment(image, None if roi is None else roi.astype(np.uint8))
+            roi = None if mask is None else mask.astype(bool)
+        return list(self.image_bank_patches(image, roi))
 
     def fit(
         self,
@@ -286,22 +283,49 @@ class SequentialPatchCore:
         epochs: int = 5,
         augment: Augmentation | None = None,
         progress: bool = True,
+        *,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+        prefetch: bool = True,
+        checkpoint: FitCheckpoint | None = None,
     ) -> FitReport:
         """Train (or fine-tune, when already fitted or loaded) on nominal images.
 
         ``data`` yields arrays, Samples or (image, roi) pairs; several epochs need a re-iterable
-        (a dataset or list). The sequential strategy stops early after an epoch without
-        replacements, and after epoch 1 if the coreset is still not full (every patch has then
-        been kept). The greedy baseline makes one pass (one per epoch with augmentation).
+        (a dataset or list). The sequential strategy stops a bank early after an epoch with at most
+        ``stop_fraction`` · K replacements, and after epoch 1 if the coreset is still not full (every
+        patch has then been kept). The greedy baseline makes one pass (one per epoch with augmentation).
+        Features are cached on disk up to ``cache_bytes`` (0: extract every epoch), extracted by a
+        producer thread (``prefetch``); ``checkpoint`` saves and resumes a sequential fit
+        (docs/design.md §17). None of these change the fitted model.
         """
         if (epochs > 1 or len(self.scales) > 1) and iter(data) is data:
             raise ValueError("fit over several epochs or scales needs a re-iterable dataset or list, not an iterator")
         passes = self.strategy.passes(epochs, augment is not None)
-        return self._train(
-            lambda desc: self._epoch_patches(data, augment, desc, progress),
-            passes,
-            lambda: self._epoch_patches(data, None, "nominal scales", progress, SCALE_SUBSAMPLE),
-        )
+        if checkpoint is not None and not isinstance(self.strategy, Sequential):
+            raise ValueError(f"checkpoints need the sequential strategy, not {self.strategy.name}")
+        # with augmentation a checkpoint holds the augmentation's RNG state, so nothing may run ahead
+        prefetch = prefetch and not (checkpoint is not None and augment is not None)
+        cache = FeatureCache(cache_bytes) if cache_bytes > 0 else None
+        try:
+            def stream(step: int = 1, aug: Augmentation | None = augment):
+                return image_stream(lambda item: self._extract_item(item, aug), data, cache,
+                                    augmented=aug is not None, prefetch=prefetch, progress=progress, step=step)
+
+            def subsample() -> Iterator[list[np.ndarray]]:
+                for _, tiles in stream(SCALE_SUBSAMPLE, None)("nominal scales", 0):
+                    yield from tiles
+
+            if isinstance(self.strategy, Sequential):
+                report = self._train_images(stream(), passes, subsample, checkpoint)
+            else:
+                images = stream()
+                report = self._train(lambda desc: (t for _, tiles in images(desc, 0) for t in tiles),
+                                     passes, subsample)
+            report.cache_bytes = 0 if cache is None else cache.bytes
+        finally:
+            if cache is not None:
+                cache.close()
+        return report
 
     def fit_features(
         self, batches: Callable[[], Iterable[np.ndarray]], epochs: int = 5, progress: bool = True
@@ -326,6 +350,29 @@ class SequentialPatchCore:
 
         return self._train(source, self.strategy.passes(epochs, False), subsample)
 
+    def _train_images(self, images: ImageSource, passes: int, subsample: Callable[[], Iterable[Sequence[np.ndarray]]],
+                      checkpoint: FitCheckpoint | None) -> FitReport:
+        """``_train`` for the sequential strategy over whole images, saving/resuming ``checkpoint``."""
+        if passes < 1:
+            raise ValueError(f"epochs must be >= 1, got {passes}")
+        start = time.perf_counter()
+        report = FitReport(self.strategy.name)
+        spec = CoresetSpec(self.capacity, self.dim, self.coreset_device, self.seed, len(self.scales))
+        state, on_image = None, None
+        if checkpoint is not None:
+            settings = {"features": repr(self.config), "dim": self.dim, "capacity": self.capacity,
+                        "scales": self.scales, "min_patch_brightness": self.min_patch_brightness,
+                        "strategy": repr(self.strategy), "passes": passes, "history": self.history}
+            if self.banks is not None:  # fine-tuning: the starting coresets are part of the settings
+                settings["init"] = [hashlib.sha256(bank.points.tobytes()).hexdigest() for bank in self.banks]
+            checkpoint.bind(settings)
+            resumed = checkpoint.restore(report, self.coreset_device)
+            if resumed is not None:
+                state, self.banks = resumed
+            on_image = checkpoint.saver(report)
+        self.banks = self.strategy.train_images(self.banks, images, passes, spec, report, state, on_image)
+        return self._finish(report, subsample, start)
+
     def _train(
         self, source: PatchSource, passes: int, subsample: Callable[[], Iterable[Sequence[np.ndarray]]]
     ) -> FitReport:
@@ -337,11 +384,17 @@ class SequentialPatchCore:
         report = FitReport(self.strategy.name)
         spec = CoresetSpec(self.capacity, self.dim, self.coreset_device, self.seed, len(self.scales))
         self.banks = self.strategy.train(self.banks, source, passes, spec, report)
+        return self._finish(report, subsample, start)
+
+    def _finish(self, report: FitReport, subsample: Callable[[], Iterable[Sequence[np.ndarray]]],
+                start: float) -> FitReport:
+        """Measure the nominal scales (several banks) and record the report (without its time, so
+        that equal fits write equal files)."""
         self._support = None
         if len(self.banks) > 1:
             self.nominal_scales = self._measure_nominal_scales(subsample())
         report.seconds = time.perf_counter() - start
-        self.history.append(report.to_dict())
+        self.history.append({k: v for k, v in report.to_dict().items() if k != "seconds"})
         return report
 
     def _measure_nominal_scales(self, batches: Iterable[Sequence[np.ndarray]]) -> list[float]:

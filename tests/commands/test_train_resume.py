@@ -1,0 +1,103 @@
+"""`seqcore train --checkpoint DIR --resume`: SIGKILLed at 5 moments (mid-epoch, mid-checkpoint-save,
+during calibration on --val), resumed each time, the model file equals an uninterrupted run's."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import seqcore
+from seqcore.cli import main
+
+SETTINGS = ["--capacity", "20", "--epochs", "3", "--stop-fraction", "0", "--resize", "0", "--projection-dim", "16",
+            "--blur-sigma", "2", "--seed", "3", "--val", "val"]  # a given σ: calibration only sets the threshold
+RUN = "import sys; from seqcore.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def _surface(seed: int, defect: bool = False) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:64, 0:64]
+    image = 120 + 30 * np.sin(xx / (3.0 + seed % 3)) + 20 * np.cos(yy / 4.0) + rng.normal(0, 6, (64, 64))
+    if defect:
+        image[24:36, 26:38] = 250
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def _save(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("mvtec") / "plate"
+    for k in range(6):
+        _save(root / "train" / "good" / f"{k:03d}.png", _surface(k))
+    mask = np.zeros((64, 64), np.uint8)
+    mask[24:36, 26:38] = 255
+    for k in range(1):
+        _save(root / "validation" / "good" / f"v{k}.png", _surface(10 + k))
+        _save(root / "validation" / "crack" / f"v{k}.png", _surface(15 + k, defect=True))
+        _save(root / "ground_truth" / "crack" / f"v{k}_mask.png", mask)
+    return root
+
+
+def _start(args: list[str]) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(Path(seqcore.__file__).resolve().parents[1])}
+    return subprocess.Popen([sys.executable, "-c", RUN, *args], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+
+
+def _kill_when(process: subprocess.Popen, ready, delay: float) -> bool:
+    """SIGKILL ``process`` ``delay`` s after ``ready()`` holds; False if it finished first."""
+    while not ready():
+        if process.poll() is not None:
+            return False
+        time.sleep(0.001)
+    time.sleep(delay)
+    if process.poll() is not None:
+        return False
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    return True
+
+
+def test_killed_five_times_then_resumed_equals_an_uninterrupted_run(dataset, tmp_path):
+    reference = tmp_path / "reference.safetensors"
+    assert main(["train", "--dataset", "mvtec", str(dataset), "--out", str(reference), *SETTINGS]) == 0
+    checkpoints, out = tmp_path / "ckpt", tmp_path / "resumed.safetensors"
+    args = ["train", "--dataset", "mvtec", str(dataset), "--out", str(out), *SETTINGS,
+            "--checkpoint", str(checkpoints), "--checkpoint-every", "1", "--cache-gb", "0"]
+    rng = np.random.default_rng(0)
+    state = checkpoints / "checkpoint.npz"
+    moments = [  # (what the kill waits for, then a random delay)
+        ("mid-epoch", lambda: state.exists(), rng.uniform(0.0, 0.5)),
+        ("mid-save", lambda: any(checkpoints.glob(".checkpoint.npz.*.tmp")), 0.0),
+        ("mid-epoch", lambda: state.exists(), rng.uniform(0.0, 0.5)),
+        ("calibration", lambda: (checkpoints / "fitted.json").exists(), rng.uniform(0.0, 0.05)),
+        ("any", lambda: True, rng.uniform(0.0, 3.0)),
+    ]
+    killed = []
+    for index, (name, ready, delay) in enumerate(moments):
+        process = _start(args + (["--resume"] if index else []))
+        if _kill_when(process, ready, delay):
+            killed.append(name)
+        else:
+            assert process.returncode == 0, process.stderr.read().decode()
+            break
+    assert len(killed) >= 4, f"the run ended before its kills: {killed}"
+    if not out.exists() or len(killed) == len(moments):
+        final = _start(args + ["--resume"])
+        assert final.wait() == 0, final.stderr.read().decode()
+    assert out.read_bytes() == reference.read_bytes()
+
+    other = _start(["train", "--dataset", "mvtec", str(dataset), "--out", str(out), *SETTINGS[:-4],
+                    "--seed", "4", "--val", "val", "--checkpoint", str(checkpoints), "--resume"])
+    assert other.wait() != 0 and b"other settings or data" in other.stderr.read()
