@@ -1,13 +1,14 @@
 """Bounded on-disk cache of training patch features, so epochs >= 2 skip decoding and the backbone.
 
 Each image's filtered tile arrays (one per bank) are appended, float32 (float16 would round the
-vectors and so change which patches the coreset keeps), to memory-mapped shard files of at
-most ``SHARD_BYTES``; once ``max_bytes`` would be exceeded, further images are not cached and
-are re-extracted each epoch. The directory is removed by ``close`` (or the context manager).
+vectors and so change which patches the coreset keeps), to shard files of at most
+``SHARD_BYTES``, read back by plain reads (not memory maps, whose resident pages would count
+toward the process's memory and grow it with the data); once ``max_bytes`` would be exceeded,
+further images are not cached and are re-extracted each epoch. The directory is removed by
+``close`` (or the context manager).
 """
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -35,7 +36,7 @@ class FeatureCache:
         self._shards: list[Path] = []
         self._shard_bytes = 0
         self._writer = None
-        self._maps: dict[int, np.memmap] = {}
+        self._readers: dict[int, object] = {}  # shard -> open binary file
 
     def __contains__(self, position: int) -> bool:
         return position in self._index
@@ -72,29 +73,24 @@ class FeatureCache:
         self._index[position] = entry
         return True
 
-    def _map(self, shard: int) -> np.memmap:
-        last = self._writer is not None and shard == len(self._shards) - 1
-        if last and shard in self._maps and self._maps[shard].size * 4 < self._shard_bytes:
-            del self._maps[shard]  # the last shard grew since it was mapped
-        if shard not in self._maps:
-            if last:
-                self._writer.flush()
-            path = self._shards[shard]
-            if os.path.getsize(path) == 0:
-                return np.empty(0, np.float32)  # type: ignore[return-value]
-            self._maps[shard] = np.memmap(path, dtype=np.float32, mode="r")
-        return self._maps[shard]
+    def _read(self, shard: int, offset: int, count: int) -> np.ndarray:
+        if self._writer is not None and shard == len(self._shards) - 1:
+            self._writer.flush()  # the shard being written: make its bytes visible to the reader
+        if shard not in self._readers:
+            self._readers[shard] = open(self._shards[shard], "rb")  # noqa: SIM115 - closed by close()
+        reader = self._readers[shard]
+        reader.seek(offset)
+        array = np.fromfile(reader, dtype=np.float32, count=count)
+        if array.size != count:
+            raise OSError(f"feature cache shard {self._shards[shard]} is truncated ({array.size} of {count} values)")
+        return array
 
     def get(self, position: int) -> list[Tile]:
-        """The tiles stored for ``position`` (read-only views into the shards)."""
+        """The tiles stored for ``position`` (fresh arrays read from the shards)."""
         out = []
         for parts in self._index[position]:
-            tile = []
-            for shard, offset, rows, dim in parts:
-                start = offset // 4
-                tile.append(self._map(shard)[start : start + rows * dim].reshape(rows, dim) if rows else
-                            np.empty((0, dim), np.float32))
-            out.append(tile)
+            out.append([self._read(shard, offset, rows * dim).reshape(rows, dim) if rows else
+                        np.empty((0, dim), np.float32) for shard, offset, rows, dim in parts])
         return out
 
     def close(self) -> None:
@@ -102,7 +98,9 @@ class FeatureCache:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        self._maps.clear()
+        for reader in self._readers.values():
+            reader.close()
+        self._readers.clear()
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def __enter__(self) -> FeatureCache:
