@@ -1,34 +1,23 @@
 """Model file: the coreset and any other tensors plus JSON metadata in one safetensors file,
 readable without Python by the C++ library (cpp/include/seqcore/model_file.hpp).
 
-Importing this module does not load the compiled core; ``ModelFileError`` (the class the C++
-reader registers, so both readers raise the same one) is imported on first use.
+Importing this module does not load the compiled core; ``ModelFileError`` lives in
+``seqcore.errors`` and the C++ reader raises that very class, so both readers raise the same one.
 """
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from seqcore.errors import ModelFileError
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileError", "load_model", "save_model"]
+
 FORMAT = "seqcore.model"  # must match kModelFormat in model_file.hpp
 FORMAT_VERSION = "1"      # must match kModelFormatVersion
-
-
-def _model_file_error() -> type[ValueError]:
-    """The compiled core's ModelFileError (a ValueError subclass), imported when first needed."""
-    from seqcore._core import ModelFileError
-
-    ModelFileError.__doc__ = "Missing, truncated, corrupt, foreign or version-mismatched model file."
-    return ModelFileError
-
-
-def __getattr__(name: str) -> Any:
-    if name == "ModelFileError":
-        return _model_file_error()
-    raise AttributeError(f"module 'seqcore.io' has no attribute {name!r}")
 
 
 def _checked_tensors(tensors: dict[str, np.ndarray], coreset: bool = True) -> dict[str, np.ndarray]:
@@ -88,7 +77,6 @@ def load_model(path: str | os.PathLike, coreset: bool = True) -> tuple[dict[str,
     ``coreset=False``, on a file without a 2-D float32 "coreset")."""
     from safetensors import SafetensorError, safe_open
 
-    ModelFileError = _model_file_error()
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"model file {path}: not found")
@@ -110,6 +98,6 @@ def load_model(path: str | os.PathLike, coreset: bool = True) -> tuple[dict[str,
         raise ModelFileError(f"model file {path}: no 2-D float32 tensor 'coreset'")
     try:
         metadata = json.loads(header.get("seqcore", "{}"))
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"model file {path}: metadata is not valid JSON ({exc})") from exc
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ModelFileError(f"model file {path}: metadata is not valid JSON ({type(exc).__name__}: {exc})") from exc
     return tensors, metadata
