@@ -6,8 +6,10 @@ Importing this module does not load the compiled core; ``ModelFileError`` lives 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -43,33 +45,70 @@ def _checked_tensors(tensors: dict[str, np.ndarray], coreset: bool = True) -> di
 
 def save_model(path: str | os.PathLike, tensors: dict[str, np.ndarray], metadata: dict, coreset: bool = True) -> None:
     """Writes tensors (must include "coreset" (n, d) float32 unless ``coreset=False``, for methods
-    without a memory bank) and JSON-serializable metadata to one safetensors file, atomically
-    (temporary file, then rename)."""
-    from safetensors.numpy import save_file
+    without a memory bank) and JSON-serializable metadata to one safetensors file, atomically: a
+    reader sees the old file or the new one, never a mix; on any failure (full disk, unwritable
+    folder) an OSError names the path and the old file is left as it was."""
+    from safetensors.numpy import save
 
     arrays = _checked_tensors(tensors, coreset)
     try:
         text = json.dumps(metadata)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"metadata is not JSON-serializable: {exc}") from exc
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(arrays, str(tmp), metadata={"format": FORMAT, "format_version": FORMAT_VERSION, "seqcore": text})
-    _sort_header_metadata(tmp)
-    os.replace(tmp, path)
+    data = save(arrays, metadata={"format": FORMAT, "format_version": FORMAT_VERSION, "seqcore": text})
+    write_atomically(Path(path), _with_sorted_header_metadata(data))
 
 
-def _sort_header_metadata(path: Path) -> None:
-    """Rewrite the header's ``__metadata__`` in sorted key order, in place and at the same length:
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to a fresh temporary file in ``path``'s folder, fsync it, rename it over ``path``
+    (atomic on POSIX and Windows), fsync the folder; concurrent writers each rename a complete file."""
+    folder = path.parent
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot write model file {path}: {exc.strerror or exc}", str(path)) from exc
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would make models unreadable to other users
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise OSError(exc.errno, f"cannot write model file {path}: {exc.strerror or exc}", str(path)) from exc
+        raise
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename durable; folders cannot be opened for fsync on every platform (Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _with_sorted_header_metadata(data: bytes) -> bytes:
+    """The file with its header's ``__metadata__`` in sorted key order, at the same length:
     safetensors writes that map in hash order, which would make equal models differ byte-wise."""
-    with path.open("r+b") as f:
-        size = int.from_bytes(f.read(8), "little")
-        header = json.loads(f.read(size))
-        header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
-        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
-        if len(text) <= size:
-            f.seek(8)
-            f.write(text.ljust(size, b" "))
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + size])
+    header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(text) > size:
+        return data
+    return data[:8] + text.ljust(size, b" ") + data[8 + size:]
 
 
 def load_model(path: str | os.PathLike, coreset: bool = True) -> tuple[dict[str, np.ndarray], dict]:
