@@ -104,7 +104,17 @@ class PyCoreset {
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "seqcore C++ core: sequential coreset, greedy k-center, model file reader";
-  py::register_exception<seqcore::ModelFileError>(m, "ModelFileError", PyExc_ValueError);
+  // seqcore.errors.ModelFileError (pure Python, importable without this module) is the class raised
+  // for seqcore::ModelFileError, so the Python and C++ readers raise one and the same class.
+  static PyObject* model_file_error = py::object(py::module_::import("seqcore.errors").attr("ModelFileError")).release().ptr();
+  m.attr("ModelFileError") = py::handle(model_file_error);
+  py::register_exception_translator([](std::exception_ptr error) {
+    try {
+      if (error) std::rethrow_exception(error);
+    } catch (const seqcore::ModelFileError& e) {
+      PyErr_SetString(model_file_error, e.what());
+    }
+  });
 
   py::class_<PyCoreset>(m, "SequentialCoreset")
       .def(py::init<std::size_t, std::size_t>(), py::arg("capacity"), py::arg("dim"))

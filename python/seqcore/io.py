@@ -1,34 +1,25 @@
 """Model file: the coreset and any other tensors plus JSON metadata in one safetensors file,
 readable without Python by the C++ library (cpp/include/seqcore/model_file.hpp).
 
-Importing this module does not load the compiled core; ``ModelFileError`` (the class the C++
-reader registers, so both readers raise the same one) is imported on first use.
+Importing this module does not load the compiled core; ``ModelFileError`` lives in
+``seqcore.errors`` and the C++ reader raises that very class, so both readers raise the same one.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from seqcore.errors import ModelFileError
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileError", "load_model", "save_model"]
+
 FORMAT = "seqcore.model"  # must match kModelFormat in model_file.hpp
 FORMAT_VERSION = "1"      # must match kModelFormatVersion
-
-
-def _model_file_error() -> type[ValueError]:
-    """The compiled core's ModelFileError (a ValueError subclass), imported when first needed."""
-    from seqcore._core import ModelFileError
-
-    ModelFileError.__doc__ = "Missing, truncated, corrupt, foreign or version-mismatched model file."
-    return ModelFileError
-
-
-def __getattr__(name: str) -> Any:
-    if name == "ModelFileError":
-        return _model_file_error()
-    raise AttributeError(f"module 'seqcore.io' has no attribute {name!r}")
 
 
 def _checked_tensors(tensors: dict[str, np.ndarray], coreset: bool = True) -> dict[str, np.ndarray]:
@@ -54,33 +45,70 @@ def _checked_tensors(tensors: dict[str, np.ndarray], coreset: bool = True) -> di
 
 def save_model(path: str | os.PathLike, tensors: dict[str, np.ndarray], metadata: dict, coreset: bool = True) -> None:
     """Writes tensors (must include "coreset" (n, d) float32 unless ``coreset=False``, for methods
-    without a memory bank) and JSON-serializable metadata to one safetensors file, atomically
-    (temporary file, then rename)."""
-    from safetensors.numpy import save_file
+    without a memory bank) and JSON-serializable metadata to one safetensors file, atomically: a
+    reader sees the old file or the new one, never a mix; on any failure (full disk, unwritable
+    folder) an OSError names the path and the old file is left as it was."""
+    from safetensors.numpy import save
 
     arrays = _checked_tensors(tensors, coreset)
     try:
         text = json.dumps(metadata)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"metadata is not JSON-serializable: {exc}") from exc
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(arrays, str(tmp), metadata={"format": FORMAT, "format_version": FORMAT_VERSION, "seqcore": text})
-    _sort_header_metadata(tmp)
-    os.replace(tmp, path)
+    data = save(arrays, metadata={"format": FORMAT, "format_version": FORMAT_VERSION, "seqcore": text})
+    write_atomically(Path(path), _with_sorted_header_metadata(data))
 
 
-def _sort_header_metadata(path: Path) -> None:
-    """Rewrite the header's ``__metadata__`` in sorted key order, in place and at the same length:
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to a fresh temporary file in ``path``'s folder, fsync it, rename it over ``path``
+    (atomic on POSIX and Windows), fsync the folder; concurrent writers each rename a complete file."""
+    folder = path.parent
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot write model file {path}: {exc.strerror or exc}", str(path)) from exc
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would make models unreadable to other users
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise OSError(exc.errno, f"cannot write model file {path}: {exc.strerror or exc}", str(path)) from exc
+        raise
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename durable; folders cannot be opened for fsync on every platform (Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _with_sorted_header_metadata(data: bytes) -> bytes:
+    """The file with its header's ``__metadata__`` in sorted key order, at the same length:
     safetensors writes that map in hash order, which would make equal models differ byte-wise."""
-    with path.open("r+b") as f:
-        size = int.from_bytes(f.read(8), "little")
-        header = json.loads(f.read(size))
-        header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
-        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
-        if len(text) <= size:
-            f.seek(8)
-            f.write(text.ljust(size, b" "))
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + size])
+    header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(text) > size:
+        return data
+    return data[:8] + text.ljust(size, b" ") + data[8 + size:]
 
 
 def load_model(path: str | os.PathLike, coreset: bool = True) -> tuple[dict[str, np.ndarray], dict]:
@@ -88,7 +116,6 @@ def load_model(path: str | os.PathLike, coreset: bool = True) -> tuple[dict[str,
     ``coreset=False``, on a file without a 2-D float32 "coreset")."""
     from safetensors import SafetensorError, safe_open
 
-    ModelFileError = _model_file_error()
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"model file {path}: not found")
@@ -110,6 +137,6 @@ def load_model(path: str | os.PathLike, coreset: bool = True) -> tuple[dict[str,
         raise ModelFileError(f"model file {path}: no 2-D float32 tensor 'coreset'")
     try:
         metadata = json.loads(header.get("seqcore", "{}"))
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"model file {path}: metadata is not valid JSON ({exc})") from exc
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ModelFileError(f"model file {path}: metadata is not valid JSON ({type(exc).__name__}: {exc})") from exc
     return tensors, metadata

@@ -5,6 +5,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from seqcore import FeatureConfig
@@ -86,6 +87,18 @@ def _set(path: str, value):
         (_set("nominal_scales", [1.0, 2.0]), "nominal_scales must be 1 positive numbers"),
         (_set("nominal_scales", [0.0]), "nominal_scales must be 1 positive numbers"),
         (_set("image_score", "mean"), "image_score must be one of"),
+        (_set("capacity", 1 << 40), "capacity must be <= 65536"),
+        (_set("seed", -1), "seed must be >= 0"),
+        (_set("threshold", math.inf), "threshold must be a finite number"),
+        (_set("feature_dim", 25), "feature_dim is 25, but backbone tf_efficientnet_lite0 levels"),
+        (_set("features.out_indices", [2, 9]), "features.out_indices: .* has levels 0..4, not 9"),
+        (_set("features.out_indices", [-1, 3]), "features.out_indices is out of range"),
+        (_set("features.out_indices", [3, 3]), "repeat a level"),
+        (_set("features.out_indices", [2] * 20), "features.out_indices is out of range"),
+        (_set("features.backbone", "no_such_net"), "unknown timm backbone 'no_such_net'"),
+        (_set("features.border_pad", 4), "border_pad must be a multiple of the feature stride 8"),
+        (_set("features.pool_kernel", 10**9), "features.pool_kernel is out of range"),
+        (_set("features.projection_seed", -3), "features.projection_seed is out of range"),
     ],
 )
 def test_bad_metadata_is_rejected(old_meta, change, message):
@@ -119,7 +132,7 @@ def test_load_rejects_levels_the_backbone_does_not_have(tmp_path):
     from seqcore import SequentialPatchCore
 
     path = _rewrite(tmp_path, _set("features.out_indices", [2, 9]))
-    with pytest.raises(ModelFileError, match=r"tf_efficientnet_lite0 has no feature level among out_indices \(2, 9\)"):
+    with pytest.raises(ModelFileError, match=r"features.out_indices: .*tf_efficientnet_lite0 has levels 0..4, not 9"):
         SequentialPatchCore.load(path)
 
 
@@ -133,6 +146,44 @@ def test_load_rejects_tensors_that_do_not_fit_the_metadata(tmp_path):
     save_model(tmp_path / "noproj.safetensors", tensors, meta)
     with pytest.raises(ModelFileError, match="projection matrix presence"):
         SequentialPatchCore.load(tmp_path / "noproj.safetensors")
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("projection", np.zeros((151, 24), np.float32), r"float32 \(151, 24\) does not fit \(152, 24\)"),
+        ("projection", np.zeros((152, 24), np.float64), "projection tensor float64"),
+        ("projection", np.full((152, 24), np.nan, np.float32), "projection tensor contains NaN"),
+        ("coreset", np.zeros((4, 23), np.float32), r"coreset tensor \(4, 23\) does not fit feature_dim 24"),
+        ("coreset", np.zeros((0, 24), np.float32), "does not fit feature_dim 24 / capacity 32"),
+        ("coreset_1", np.zeros((4, 24), np.float32), r"unexpected \['coreset_1'\]"),
+    ],
+)
+def test_every_tensor_is_checked_against_the_metadata_before_the_backbone_is_built(
+        tmp_path, monkeypatch, name, value, message):
+    from seqcore import SequentialPatchCore
+    from seqcore.features import extractor
+
+    def no_backbone(*args, **kwargs):
+        raise AssertionError("the backbone was built for an invalid file")
+
+    monkeypatch.setattr(extractor, "create_backbone", no_backbone)
+    tensors, meta = load_model(FIXTURE)
+    tensors[name] = value
+    path = tmp_path / "bad.safetensors"
+    save_model(path, tensors, meta)
+    with pytest.raises(ModelFileError, match=message):
+        SequentialPatchCore.load(path)
+
+
+def test_field_checks_cover_every_plain_field():
+    """A new metadata field is validated by adding one line to FIELD_CHECKS."""
+    from dataclasses import fields
+
+    from seqcore.models.schema import FIELD_CHECKS
+
+    plain = {f.name for f in fields(PatchCoreMetadata)} - {"features", "scales", "nominal_scales"}
+    assert plain == set(FIELD_CHECKS)
 
 
 

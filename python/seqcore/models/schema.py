@@ -14,12 +14,14 @@ Multi-scale keys (issue 14): ``scales`` (the banks' pool kernels, first = featur
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from seqcore.features.config import FeatureConfig
+from seqcore.features.levels import selected_levels
 
 PATCHCORE_KIND = "SequentialPatchCore"
 METHOD_NAMES = ("sequential", "greedy")
@@ -27,29 +29,76 @@ IMAGE_SCORE_NAMES = ("max", "nn", "nn3")
 
 
 def _error(message: str) -> Exception:
-    from seqcore.io import ModelFileError
+    from seqcore.errors import ModelFileError
 
     return ModelFileError(f"invalid model metadata: {message}")
 
 
-def _int(data: dict, key: str, minimum: int | None = None, optional: bool = False) -> int | None:
-    value = data.get(key)
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _error(f"{key} must be an integer, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise _error(f"{key} must be >= {minimum}, got {value}")
-    return value
+MAX_CAPACITY = 1 << 16  # a K x K float64 distance matrix of 32 GiB: no file asks for more
+MAX_SIZE = 1 << 16  # ceiling of dimensions, kernels and pixel sizes in a file (far above any real one)
+MAX_SEED = 2**63 - 1
+
+Check = Callable[[Any], "str | None"]  # the problem with a value, or None when it is fine
 
 
-def _number(data: dict, key: str, optional: bool = False) -> float | None:
-    value = data.get(key)
-    if value is None and optional:
+def _integer(minimum: int | None = None, maximum: int | None = None, optional: bool = False) -> Check:
+    def check(value: Any) -> str | None:
+        if value is None and optional:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"must be an integer, got {value!r}"
+        if minimum is not None and value < minimum:
+            return f"must be >= {minimum}, got {value}"
+        if maximum is not None and value > maximum:
+            return f"must be <= {maximum}, got {value}"
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _error(f"{key} must be a finite number, got {value!r}")
-    return value
+
+    return check
+
+
+def _number(minimum: float | None = None, maximum: float | None = None, optional: bool = False) -> Check:
+    def check(value: Any) -> str | None:
+        if value is None and optional:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return f"must be a finite number, got {value!r}"
+        if minimum is not None and maximum is not None and not minimum <= value <= maximum:
+            return f"must lie in [{minimum:g}, {maximum:g}], got {value}"
+        if minimum is not None and value < minimum:
+            return f"must be >= {minimum:g}, got {value}"
+        return None
+
+    return check
+
+
+def _one_of(names: tuple[str, ...]) -> Check:
+    return lambda value: None if isinstance(value, str) and value in names else f"must be one of {names}, got {value!r}"
+
+
+def _history(value: Any) -> str | None:
+    ok = isinstance(value, list) and all(isinstance(h, dict) for h in value)
+    return None if ok else "must be a list of objects"
+
+
+def _versions(value: Any) -> str | None:
+    ok = isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    return None if ok else "must map names to version strings"
+
+
+# One line per plain metadata field: add optional fields here (cross-field rules: PatchCoreMetadata.validate)
+FIELD_CHECKS: dict[str, Check] = {
+    "feature_dim": _integer(1, MAX_SIZE, optional=True),
+    "capacity": _integer(1, MAX_CAPACITY),
+    "method": _one_of(METHOD_NAMES),
+    "greedy_projection_dim": _integer(1, MAX_SIZE, optional=True),
+    "image_score": _one_of(IMAGE_SCORE_NAMES),
+    "blur_sigma": _number(0.0),
+    "min_patch_brightness": _number(0.0, 1.0, optional=True),
+    "threshold": _number(optional=True),
+    "seed": _integer(0, MAX_SEED),
+    "history": _history,
+    "versions": _versions,
+}
 
 
 # JSON type of each feature setting (None allowed where the FeatureConfig field is optional)
@@ -75,6 +124,10 @@ def _feature_config(features: Any) -> FeatureConfig:
             wrong = not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
         if wrong:
             raise _error(f"features.{key} has the wrong type: {value!r}")
+        limit = MAX_SEED if key == "projection_seed" else MAX_SIZE
+        numbers = value if kind is list else [value] if kind is int else []
+        if len(numbers) > 8 or any(not 0 <= v <= limit for v in numbers):
+            raise _error(f"features.{key} is out of range: {value!r}")
     try:
         return FeatureConfig.from_dict(features)
     except (TypeError, ValueError) as exc:
@@ -117,30 +170,41 @@ class PatchCoreMetadata:
         self.validate()
 
     def validate(self) -> None:
-        """Types and ranges of every field; ModelFileError names the first bad one."""
+        """Types and ranges of every field (FIELD_CHECKS), then the rules that tie fields together
+        (scales, backbone levels); ModelFileError names the first bad field."""
         if not isinstance(self.features, FeatureConfig):
             raise _error(f"features must be a FeatureConfig, got {type(self.features).__name__}")
-        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        _int(data, "feature_dim", 1, optional=True)
-        _int(data, "capacity", 1)
-        if self.method not in METHOD_NAMES:
-            raise _error(f"method must be one of {METHOD_NAMES}, got {self.method!r}")
-        _int(data, "greedy_projection_dim", 1, optional=True)
+        for name, check in FIELD_CHECKS.items():
+            problem = check(getattr(self, name))
+            if problem is not None:
+                raise _error(f"{name} {problem}")
         self._validate_scales()
-        if _number(data, "blur_sigma") < 0:
-            raise _error(f"blur_sigma must be >= 0, got {self.blur_sigma}")
-        brightness = _number(data, "min_patch_brightness", optional=True)
-        if brightness is not None and not 0.0 <= brightness <= 1.0:
-            raise _error(f"min_patch_brightness must lie in [0, 1], got {brightness}")
-        _number(data, "threshold", optional=True)
+        self._validate_levels()
         self._validate_threshold_rule()
-        _int(data, "seed")
-        if not isinstance(self.history, list) or not all(isinstance(h, dict) for h in self.history):
-            raise _error("history must be a list of objects")
-        if not isinstance(self.versions, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in self.versions.items()
-        ):
-            raise _error("versions must map names to version strings")
+
+    def raw_dim(self) -> int:
+        """Width of the backbone's concatenated levels (before any projection)."""
+        return sum(level.channels for level in selected_levels(self.features.backbone, self.features.out_indices))
+
+    def expected_dim(self) -> int:
+        """Width of every bank's points: projection_dim, or the levels' channels."""
+        return self.features.projection_dim or self.raw_dim()
+
+    def _validate_levels(self) -> None:
+        """out_indices against the backbone's level table, border_pad against its stride, feature_dim
+        against the levels' channels (or projection_dim)."""
+        features = self.features
+        try:
+            levels = selected_levels(features.backbone, features.out_indices)
+        except ValueError as exc:
+            raise _error(f"features.out_indices: {exc}") from exc
+        if features.border_pad % levels[0].stride:
+            raise _error(f"features.border_pad must be a multiple of the feature stride {levels[0].stride}, "
+                         f"got {features.border_pad}")
+        expected = self.expected_dim()
+        if self.feature_dim is not None and self.feature_dim != expected:
+            raise _error(f"feature_dim is {self.feature_dim}, but backbone {features.backbone} levels "
+                         f"{list(features.out_indices)} (projection_dim {features.projection_dim}) give {expected}")
 
     def _validate_threshold_rule(self) -> None:
         from seqcore.metrics.operating import ThresholdRule
@@ -155,7 +219,7 @@ class PatchCoreMetadata:
     def _validate_scales(self) -> None:
         scales = self.scales
         if not isinstance(scales, list) or not scales or not all(
-            isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in scales
+            isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= MAX_SIZE for k in scales
         ) or len(set(scales)) != len(scales):
             raise _error(f"scales must be a list of distinct pool kernels >= 1, got {scales!r}")
         if scales[0] != self.features.pool_kernel:
@@ -168,8 +232,36 @@ class PatchCoreMetadata:
             isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in values
         ):
             raise _error(f"nominal_scales must be {len(scales)} positive numbers, got {values!r}")
-        if self.image_score not in IMAGE_SCORE_NAMES:
-            raise _error(f"image_score must be one of {IMAGE_SCORE_NAMES}, got {self.image_score!r}")
+
+    def bank_names(self) -> list[str]:
+        """Tensor names of the banks, one per scale: "coreset", "coreset_1", ..."""
+        return ["coreset"] + [f"coreset_{i}" for i in range(1, len(self.scales))]
+
+    def check_tensors(self, tensors: dict[str, np.ndarray]) -> None:
+        """Every bank (n, d) float32 with 1 <= n <= capacity, d = the metadata's width, finite; the
+        projection (raw width, projection_dim) float32 and finite exactly when projection_dim is set."""
+        names = self.bank_names()
+        extra = sorted(k for k in tensors if k.startswith("coreset_") and k not in names)
+        missing = [name for name in names if name not in tensors]
+        if missing or extra:
+            raise _error(f"{len(self.scales)} scale(s) need tensors {names}; missing {missing}, unexpected {extra}")
+        dim = self.expected_dim()
+        for name in names:
+            points = tensors[name]
+            if points.dtype != np.float32:
+                raise _error(f"{name} tensor must be float32, got {points.dtype}")
+            if points.ndim != 2 or points.shape[1] != dim or not 1 <= len(points) <= self.capacity:
+                raise _error(f"{name} tensor {points.shape} does not fit feature_dim {dim} / capacity {self.capacity}")
+        projection = tensors.get("projection")
+        if (projection is None) != (self.features.projection_dim is None):
+            raise _error("projection matrix presence does not match projection_dim")
+        if projection is not None and (projection.dtype != np.float32 or projection.shape != (
+                self.raw_dim(), self.features.projection_dim)):
+            raise _error(f"projection tensor {projection.dtype} {projection.shape} does not fit "
+                         f"({self.raw_dim()}, {self.features.projection_dim}) float32")
+        for name in [*names, "projection"]:
+            if name in tensors and not np.isfinite(tensors[name]).all():
+                raise _error(f"{name} tensor contains NaN or inf")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON metadata in file order (``"model"`` first); the multi-scale keys only when they

@@ -555,28 +555,14 @@ class SequentialPatchCore:
         from seqcore.io import ModelFileError, load_model
 
         tensors, meta = load_model(path)
-        try:
+        try:  # every field and tensor is checked before anything is built
             schema = PatchCoreMetadata.from_dict(meta)
+            schema.check_tensors(tensors)
         except ModelFileError as exc:
             raise ModelFileError(f"{path}: {exc}") from exc
-        names = ["coreset"] + [f"coreset_{i}" for i in range(1, len(schema.scales))]
-        extra = sorted(k for k in tensors if k.startswith("coreset_") and k not in names)
-        missing = [name for name in names if name not in tensors]
-        if missing or extra:
-            raise ModelFileError(f"{path}: {len(schema.scales)} scale(s) need tensors {names}; "
-                                 f"missing {missing}, unexpected {extra}")
         projection = tensors.get("projection")
-        dim = schema.feature_dim if schema.feature_dim is not None else tensors["coreset"].shape[1]
-        banks = []
-        for name in names:
-            points = tensors[name]
-            if points.ndim != 2 or points.shape[1] != dim or len(points) > schema.capacity:
-                raise ModelFileError(
-                    f"{path}: {name} tensor {points.shape} does not fit feature_dim {dim} / capacity {schema.capacity}"
-                )
-            banks.append(SequentialCoreset.from_points(points, capacity=schema.capacity, device=coreset_device))
-        if (projection is None) != (schema.features.projection_dim is None):
-            raise ModelFileError(f"{path}: projection matrix presence does not match projection_dim")
+        banks = [SequentialCoreset.from_points(tensors[name], capacity=schema.capacity, device=coreset_device)
+                 for name in schema.bank_names()]
         try:
             model = cls.from_coreset(
                 banks, schema.features, projection=projection, history=schema.history,
@@ -585,11 +571,6 @@ class SequentialPatchCore:
                 blur_sigma=schema.blur_sigma, min_patch_brightness=schema.min_patch_brightness,
                 threshold=schema.threshold, seed=schema.seed, device=device, coreset_device=coreset_device, bf16=bf16,
             )
-        except IndexError as exc:  # timm's answer to a level the backbone does not have
-            raise ModelFileError(
-                f"{path}: backbone {schema.features.backbone} has no feature level among "
-                f"out_indices {schema.features.out_indices}"
-            ) from exc
         except (BackboneError, ValueError) as exc:
             raise ModelFileError(f"{path}: {exc}") from exc
         model.threshold_rule = schema.threshold_rule
