@@ -226,3 +226,40 @@ def test_mvtec_root_without_test_folder_is_a_clear_error(tmp_path):
         MVTecDataset(tmp_path, "test", "cable")
     with pytest.raises(ValueError, match="split must be one of"):
         MVTecDataset(tmp_path / "bottle", "holdout")
+
+
+@pytest.mark.parametrize("image_ref", ["../outside.png", "/etc/passwd", "sub/../../x.png", "..\\\\x.png"])
+def test_labelme_image_path_outside_the_annotation_folder_is_refused(tmp_path, image_ref):
+    root = tmp_path / "annotations"
+    root.mkdir()
+    cv2.imwrite(str(tmp_path / "outside.png"), np.zeros((20, 30), np.uint8))
+    doc = json.loads(FIXTURE.read_text()) | {"imagePath": image_ref}
+    (root / "plate.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="points outside the annotation folder"):
+        LabelMeDataset(root, LABELS, ["scratch", "dent"], ["water_stain"])
+
+
+def test_labelme_image_path_into_a_sibling_folder_inside_the_root_is_fine(tmp_path):
+    (tmp_path / "json").mkdir()
+    (tmp_path / "images").mkdir()
+    cv2.imwrite(str(tmp_path / "images" / "plate.png"), np.full((20, 30), 7, np.uint8))
+    doc = json.loads(FIXTURE.read_text()) | {"imagePath": "../images/plate.png"}
+    (tmp_path / "json" / "plate.json").write_text(json.dumps(doc))
+    split = LabelMeDataset(tmp_path, LABELS, ["scratch", "dent"], ["water_stain"])
+    assert split[0].image.max() == 7
+
+
+def test_labelme_embedded_image_data_is_used_when_the_file_is_missing(tmp_path):
+    import base64
+
+    image = np.random.default_rng(0).integers(0, 256, (20, 30), dtype=np.uint8)
+    encoded = base64.b64encode(cv2.imencode(".png", image)[1].tobytes()).decode()
+    doc = json.loads(FIXTURE.read_text()) | {"imagePath": "missing.png", "imageData": encoded}
+    (tmp_path / "plate.json").write_text(json.dumps(doc))
+    split = LabelMeDataset(tmp_path, LABELS, ["scratch", "dent"], ["water_stain"])
+    assert split.entries[0].image_path is None
+    np.testing.assert_array_equal(split[0].image, image)
+    doc["imageData"] = "not base64!"
+    (tmp_path / "plate.json").write_text(json.dumps(doc))
+    with pytest.raises(ImageReadError, match="imageData is not base64"):
+        LabelMeDataset(tmp_path, LABELS, ["scratch", "dent"], ["water_stain"], on_error="raise")[0]

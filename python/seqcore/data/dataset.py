@@ -9,13 +9,13 @@ and either skips them (``on_error="skip"``, the default; see ``skipped``) or rai
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from seqcore.data.images import ImageReadError, read_image
+from seqcore.data.images import ImageReadError, decode_image, read_image
 from seqcore.data.sample import GroundTruth, GroundTruthLoader, Sample
 
 NOMINAL_LABELS = ("good", "free", "nominal", "ok")
@@ -34,6 +34,8 @@ class Entry:
     label: str  # image-level class name when the layout gives one, else ""
     load_gt: GroundTruthLoader = field(repr=False, compare=False)
     annotation_path: Path | None = None  # the mask or JSON file, for messages
+    embedded_image: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)  # encoded image
+    # held by the annotation itself (LabelMe imageData), used when there is no image file
 
     def ground_truth(self) -> GroundTruth | None:
         return self.load_gt()
@@ -63,6 +65,9 @@ class Dataset(Sequence[Sample]):
 
     def __getitem__(self, index: int) -> Sample:  # type: ignore[override]
         entry = self.entries[index]
+        if entry.image_path is None and entry.embedded_image is not None:
+            where = entry.annotation_path or entry.name
+            return self._sample(entry, decode_image(entry.embedded_image(), where, self.image_mode))
         if entry.image_path is None:
             raise ImageReadError(entry.annotation_path or entry.name, "no image file belongs to this annotation")
         return self._sample(entry, read_image(entry.image_path, self.image_mode))

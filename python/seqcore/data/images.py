@@ -5,6 +5,7 @@ when it does not exist), so callers report bad files instead of crashing on ``No
 """
 from __future__ import annotations
 
+import io
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,6 +44,8 @@ def _opened(path: Path, what: str) -> Iterator[Image.Image]:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 yield img
+    except ImageReadError:
+        raise
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
         detail = str(exc) or type(exc).__name__
         raise ImageReadError(path, f"corrupt or unsupported file, cannot decode it ({detail})", what) from exc
@@ -70,12 +73,34 @@ def read_image(path: str | Path, mode: str = "auto") -> np.ndarray:
         raise ValueError(f"mode must be 'auto', 'gray' or 'rgb', got {mode!r}")
     path = Path(path)
     with _opened(path, "image") as img:
-        img.load()
-        if mode == "gray":
-            img = img.convert("L") if img.mode not in ("L", "I;16", "I", "F") else img
-        elif mode == "rgb" or img.mode not in ("L", "I;16", "I", "F", "RGB"):
-            img = img.convert("RGB")
-        array = np.asarray(img)
+        return _pixels(img, mode, path)
+
+
+def decode_image(data: bytes, where: str | Path, mode: str = "auto") -> np.ndarray:
+    """Like ``read_image`` for an encoded image held in memory (LabelMe's embedded ``imageData``);
+    ``where`` names it in errors."""
+    if mode not in ("auto", "gray", "rgb"):
+        raise ValueError(f"mode must be 'auto', 'gray' or 'rgb', got {mode!r}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                return _pixels(img, mode, Path(where))
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
+        if isinstance(exc, ImageReadError):
+            raise
+        detail = str(exc) or type(exc).__name__
+        raise ImageReadError(where, f"corrupt or unsupported embedded image ({detail})") from exc
+
+
+def _pixels(img: Image.Image, mode: str, path: Path) -> np.ndarray:
+    """Fully decoded uint8 pixels of an opened image in the requested mode."""
+    img.load()
+    if mode == "gray":
+        img = img.convert("L") if img.mode not in ("L", "I;16", "I", "F") else img
+    elif mode == "rgb" or img.mode not in ("L", "I;16", "I", "F", "RGB"):
+        img = img.convert("RGB")
+    array = np.asarray(img)
     try:
         array = _to_uint8(array)
     except ValueError as exc:

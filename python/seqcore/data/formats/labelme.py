@@ -2,14 +2,17 @@
 being its ``imagePath``."""
 from __future__ import annotations
 
+import base64
+import binascii
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from seqcore.data.dataset import Dataset, Entry
+from seqcore.data.images import ImageReadError
 from seqcore.data.sample import GroundTruth
 
 LABELME_SHAPES: tuple[str, ...] = ("polygon", "rectangle", "circle")
@@ -112,13 +115,39 @@ class LabelMeDataset(Dataset):
         entries = []
         for json_path in sorted(root.rglob("*.json")):
             name = json_path.relative_to(root).with_suffix("").as_posix()
-            image_ref = _labelme_document(json_path).get("imagePath")
-            image_path = (json_path.parent / image_ref) if image_ref else None
+            doc = _labelme_document(json_path)
+            image_path = _image_path(json_path, doc.get("imagePath"), root)
+            embedded = _embedded_loader(json_path) if isinstance(doc.get("imageData"), str) else None
             entries.append(Entry(name, image_path if image_path and image_path.is_file() else None, "",
-                                 _loader(json_path, dict(label_map), ids, tuple(impurities)), json_path))
+                                 _loader(json_path, dict(label_map), ids, tuple(impurities)), json_path,
+                                 embedded_image=embedded))
         if not entries:
             raise ValueError(f"no LabelMe JSON files under {root}")
         super().__init__(entries, defects, impurities, description=f"LabelMe {root}", **kwargs)
+
+
+def _image_path(json_path: Path, image_ref: object, root: Path) -> Path | None:
+    """The file ``imagePath`` names, relative to the JSON file; ValueError when it points outside
+    the annotation folder ``root`` (a shared annotation set must not read arbitrary files)."""
+    if image_ref is None or image_ref == "":
+        return None
+    if not isinstance(image_ref, str):
+        raise ValueError(f"{json_path}: imagePath must be a string, got {image_ref!r}")
+    image_path = json_path.parent / image_ref.replace("\\", "/")
+    if not image_path.resolve().is_relative_to(root.resolve()):
+        raise ValueError(f"{json_path}: imagePath {image_ref!r} points outside the annotation folder {root}")
+    return image_path
+
+
+def _embedded_loader(path: Path) -> Callable[[], bytes]:
+    """Decoded bytes of the file's base64 ``imageData``, read when needed (not held in memory)."""
+    def load() -> bytes:
+        try:
+            return base64.b64decode(_labelme_document(path)["imageData"], validate=True)
+        except (binascii.Error, KeyError, TypeError) as exc:
+            raise ImageReadError(path, f"imageData is not base64 ({exc})") from exc
+
+    return load
 
 
 def _loader(path: Path, label_map: dict[str, str], ids: dict[str, int], impurities: tuple[str, ...]):
