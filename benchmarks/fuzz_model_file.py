@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import random
 import selectors
 import subprocess
@@ -215,9 +214,9 @@ class Worker:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "PYTHONPATH": str(REPO / "python") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        # the worker imports seqcore exactly as this process does (installed package or PYTHONPATH)
         self.proc = subprocess.Popen([sys.executable, __file__, "--worker", self.reader], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, env=env, text=True, bufsize=1)
+                                     stdout=subprocess.PIPE, text=True, bufsize=1)
 
     def read(self, path: str, timeout: float) -> str:
         if self.proc is None or self.proc.poll() is not None:
@@ -296,7 +295,6 @@ def main() -> None:
     if args.worker:
         worker(args.worker)
         return
-    sys.path.insert(0, str(REPO / "python"))
     report = run(args.inputs, args.reader or available_readers(), args.seed, args.timeout)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

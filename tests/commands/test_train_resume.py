@@ -1,5 +1,6 @@
 """`seqcore train --checkpoint DIR --resume`: SIGKILLed at 5 moments (mid-epoch, mid-checkpoint-save,
-during calibration on --val), resumed each time, the model file equals an uninterrupted run's."""
+during calibration on --val, at a random time), resumed each time, the model file equals an
+uninterrupted run's. The child kills itself at the named moment (deterministic on any machine)."""
 from __future__ import annotations
 
 import os
@@ -18,7 +19,41 @@ from seqcore.cli import main
 
 SETTINGS = ["--capacity", "20", "--epochs", "3", "--stop-fraction", "0", "--resize", "0", "--projection-dim", "16",
             "--blur-sigma", "2", "--seed", "3", "--val", "val"]  # a given σ: calibration only sets the threshold
-RUN = "import sys; from seqcore.cli import main; sys.exit(main(sys.argv[1:]))"
+KILL_ENV = "SEQCORE_TEST_KILL_AT"  # "save:N" (entering the N-th checkpoint save), "mid-save:N", "calibration"
+RUN = """
+import os, signal, sys
+import seqcore.models
+from seqcore.cli import main
+from seqcore.models.patchcore import checkpoint
+
+where, _, count = os.environ.get("SEQCORE_TEST_KILL_AT", "").partition(":")
+calls = [0]
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+def counted(original, inside):
+    def wrapper(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == int(count) and not inside:
+            die()
+        return original(*args, **kwargs)
+    return wrapper
+
+if where == "save":
+    checkpoint.FitCheckpoint.save = counted(checkpoint.FitCheckpoint.save, False)
+elif where == "mid-save":
+    replace = checkpoint._replace_atomically
+    def half_written(path, write):
+        calls[0] += 1
+        if calls[0] == int(count):
+            replace(path, lambda tmp: (write(tmp), die()))  # the temporary file is written, not renamed
+        return replace(path, write)
+    checkpoint._replace_atomically = half_written
+elif where == "calibration":
+    seqcore.models.calibrate = lambda *args, **kwargs: die()
+sys.exit(main(sys.argv[1:]))
+"""
 
 
 def _surface(seed: int, defect: bool = False) -> np.ndarray:
@@ -49,24 +84,10 @@ def dataset(tmp_path_factory) -> Path:
     return root
 
 
-def _start(args: list[str]) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(Path(seqcore.__file__).resolve().parents[1])}
+def _start(args: list[str], kill_at: str = "") -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(Path(seqcore.__file__).resolve().parents[1]), KILL_ENV: kill_at}
     return subprocess.Popen([sys.executable, "-c", RUN, *args], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
-
-
-def _kill_when(process: subprocess.Popen, ready, delay: float) -> bool:
-    """SIGKILL ``process`` ``delay`` s after ``ready()`` holds; False if it finished first."""
-    while not ready():
-        if process.poll() is not None:
-            return False
-        time.sleep(0.001)
-    time.sleep(delay)
-    if process.poll() is not None:
-        return False
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    return True
 
 
 def test_killed_five_times_then_resumed_equals_an_uninterrupted_run(dataset, tmp_path):
@@ -75,27 +96,17 @@ def test_killed_five_times_then_resumed_equals_an_uninterrupted_run(dataset, tmp
     checkpoints, out = tmp_path / "ckpt", tmp_path / "resumed.safetensors"
     args = ["train", "--dataset", "mvtec", str(dataset), "--out", str(out), *SETTINGS,
             "--checkpoint", str(checkpoints), "--checkpoint-every", "1", "--cache-gb", "0"]
-    rng = np.random.default_rng(0)
-    state = checkpoints / "checkpoint.npz"
-    moments = [  # (what the kill waits for, then a random delay)
-        ("mid-epoch", lambda: state.exists(), rng.uniform(0.0, 0.5)),
-        ("mid-save", lambda: any(checkpoints.glob(".checkpoint.npz.*.tmp")), 0.0),
-        ("mid-epoch", lambda: state.exists(), rng.uniform(0.0, 0.5)),
-        ("calibration", lambda: (checkpoints / "fitted.json").exists(), rng.uniform(0.0, 0.05)),
-        ("any", lambda: True, rng.uniform(0.0, 3.0)),
-    ]
-    killed = []
-    for index, (name, ready, delay) in enumerate(moments):
-        process = _start(args + (["--resume"] if index else []))
-        if _kill_when(process, ready, delay):
-            killed.append(name)
-        else:
-            assert process.returncode == 0, process.stderr.read().decode()
-            break
-    assert len(killed) >= 4, f"the run ended before its kills: {killed}"
-    if not out.exists() or len(killed) == len(moments):
-        final = _start(args + ["--resume"])
-        assert final.wait() == 0, final.stderr.read().decode()
+    moments = ["save:3", "mid-save:2", "save:5", "calibration"]  # the first: mid-epoch 1
+    for index, kill_at in enumerate(moments):
+        process = _start(args + (["--resume"] if index else []), kill_at)
+        assert process.wait() == -signal.SIGKILL, f"{kill_at}: {process.stderr.read().decode()}"
+        assert not out.exists()
+    process = _start(args + ["--resume"])  # and once at a random moment
+    time.sleep(np.random.default_rng(0).uniform(0.0, 2.0))
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    final = _start(args + ["--resume"])
+    assert final.wait() == 0, final.stderr.read().decode()
     assert out.read_bytes() == reference.read_bytes()
 
     other = _start(["train", "--dataset", "mvtec", str(dataset), "--out", str(out), *SETTINGS[:-4],

@@ -80,6 +80,18 @@ def _history(value: Any) -> str | None:
     return None if ok else "must be a list of objects"
 
 
+def _threshold_rule(value: Any) -> str | None:
+    from seqcore.metrics.operating import ThresholdRule
+
+    if not isinstance(value, str):
+        return f"must be a string, got {value!r}"
+    try:
+        ThresholdRule.parse(value)
+    except ValueError as exc:
+        return f"is not a threshold rule: {exc}"
+    return None
+
+
 def _versions(value: Any) -> str | None:
     ok = isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
     return None if ok else "must map names to version strings"
@@ -95,6 +107,7 @@ FIELD_CHECKS: dict[str, Check] = {
     "blur_sigma": _number(0.0),
     "min_patch_brightness": _number(0.0, 1.0, optional=True),
     "threshold": _number(optional=True),
+    "threshold_rule": _threshold_rule,
     "seed": _integer(0, MAX_SEED),
     "history": _history,
     "versions": _versions,
@@ -180,7 +193,6 @@ class PatchCoreMetadata:
                 raise _error(f"{name} {problem}")
         self._validate_scales()
         self._validate_levels()
-        self._validate_threshold_rule()
 
     def raw_dim(self) -> int:
         """Width of the backbone's concatenated levels (before any projection)."""
@@ -205,16 +217,6 @@ class PatchCoreMetadata:
         if self.feature_dim is not None and self.feature_dim != expected:
             raise _error(f"feature_dim is {self.feature_dim}, but backbone {features.backbone} levels "
                          f"{list(features.out_indices)} (projection_dim {features.projection_dim}) give {expected}")
-
-    def _validate_threshold_rule(self) -> None:
-        from seqcore.metrics.operating import ThresholdRule
-
-        if not isinstance(self.threshold_rule, str):
-            raise _error(f"threshold_rule must be a string, got {self.threshold_rule!r}")
-        try:
-            ThresholdRule.parse(self.threshold_rule)
-        except ValueError as exc:
-            raise _error(str(exc)) from exc
 
     def _validate_scales(self) -> None:
         scales = self.scales
