@@ -1,6 +1,8 @@
 // seqcore_inspect MODEL_DIR IMAGE... [--json out.json] [--maps DIR] [--roi MASK]: inspects images with an
 // exported model (seqcore export) and prints one line per image; --json writes scores and
 // defect lists, --roi applies one region-of-interest mask (non-zero = inspected) to every image, --maps writes each anomaly map as float32 .npy (NAME.npy, NAME = file stem).
+// Files are decoded as seqcore.data.read_image decodes them (16-bit to 8-bit the same way).
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -51,6 +53,24 @@ void write_npy(const std::string& path, const cv::Mat& map) {
   if (!out) throw std::runtime_error("cannot write " + path);
 }
 
+/// 16-bit files decoded as seqcore.data.read_image does (Pillow), so that the tool and Python's
+/// read_image + predict see the same 8-bit pixels: gray round(v / 257), colour the high byte.
+cv::Mat as_read_image(const cv::Mat& image) {
+  if (image.depth() != CV_16U) return image;
+  cv::Mat out;
+  if (image.channels() == 1) {
+    image.convertTo(out, CV_8U, 1.0 / 257.0);  // no ties: v / 257 never ends in .5
+    return out;
+  }
+  out.create(image.size(), CV_MAKETYPE(CV_8U, image.channels()));
+  for (int y = 0; y < image.rows; ++y) {
+    const std::uint16_t* src = image.ptr<std::uint16_t>(y);
+    unsigned char* dst = out.ptr<unsigned char>(y);
+    for (int x = 0; x < image.cols * image.channels(); ++x) dst[x] = static_cast<unsigned char>(src[x] >> 8);
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -83,7 +103,7 @@ int main(int argc, char** argv) {
     std::ostringstream json;
     json << "{\"images\": [";
     for (std::size_t n = 0; n < images.size(); ++n) {
-      const cv::Mat image = cv::imread(images[n], cv::IMREAD_UNCHANGED);
+      const cv::Mat image = as_read_image(cv::imread(images[n], cv::IMREAD_UNCHANGED));
       if (image.empty()) throw seqcore::InspectError("cannot read image " + images[n]);
       const seqcore::Result r = inspector.inspect(image, roi);
       std::printf("%s score %.6f%s defects %zu\n", images[n].c_str(), r.image_score,
