@@ -2,6 +2,10 @@
 // exported model (seqcore export) and prints one line per image; --json writes scores and
 // defect lists, --roi applies one region-of-interest mask (non-zero = inspected) to every image, --maps writes each anomaly map as float32 .npy (NAME.npy, NAME = file stem).
 // Files are decoded as seqcore.data.read_image decodes them (16-bit to 8-bit the same way).
+// seqcore_inspect --check MODEL_DIR... (or --check - : directories from stdin, one per line) only
+// loads each model directory and prints one line per directory, "ok<TAB>DIR<TAB>banks B dim D" or
+// "export_error<TAB>DIR<TAB>why" (any other exception: "error<TAB>DIR<TAB>what"), flushed at once;
+// exit status 0 when every directory loaded. benchmarks/fuzz_model_file.py drives it.
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -71,9 +75,43 @@ cv::Mat as_read_image(const cv::Mat& image) {
   return out;
 }
 
+/// One --check line for a model directory (see the file comment); true when it loaded.
+bool check(const std::string& dir) {
+  std::string outcome = "ok", detail;
+  try {
+    const seqcore::Inspector inspector(dir);
+    detail = "banks " + std::to_string(inspector.banks()) + " dim " + std::to_string(inspector.dim());
+  } catch (const seqcore::ExportError& e) {
+    outcome = "export_error";
+    detail = e.what();
+  } catch (const std::exception& e) {
+    outcome = "error";
+    detail = e.what();
+  } catch (...) {
+    outcome = "error";
+    detail = "unknown exception";
+  }
+  for (char& c : detail)
+    if (c == '\n' || c == '\t') c = ' ';
+  std::printf("%s\t%s\t%s\n", outcome.c_str(), dir.c_str(), detail.c_str());
+  std::fflush(stdout);
+  return outcome == "ok";
+}
+
+int check_mode(const std::vector<std::string>& dirs) {
+  bool all = true;
+  if (dirs.size() == 1 && dirs[0] == "-") {
+    for (std::string line; std::getline(std::cin, line);) all = check(line) && all;
+  } else {
+    for (const auto& d : dirs) all = check(d) && all;
+  }
+  return all ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 2 && std::string(argv[1]) == "--check") return check_mode(std::vector<std::string>(argv + 2, argv + argc));
   std::vector<std::string> images;
   std::string model_dir, json_path, maps_dir, roi_path;
   for (int i = 1; i < argc; ++i) {
@@ -81,7 +119,8 @@ int main(int argc, char** argv) {
     if ((arg == "--json" || arg == "--maps" || arg == "--roi") && i + 1 < argc) {
       (arg == "--json" ? json_path : arg == "--maps" ? maps_dir : roi_path) = argv[++i];
     } else if (arg == "-h" || arg == "--help" || arg.rfind("--", 0) == 0) {
-      std::cerr << "usage: seqcore_inspect MODEL_DIR IMAGE... [--json out.json] [--maps DIR] [--roi MASK]\n";
+      std::cerr << "usage: seqcore_inspect MODEL_DIR IMAGE... [--json out.json] [--maps DIR] [--roi MASK]\n"
+                 "       seqcore_inspect --check MODEL_DIR... | -\n";
       return arg.rfind("--", 0) == 0 && arg != "--help" ? 2 : 0;
     } else if (model_dir.empty()) {
       model_dir = arg;
@@ -90,7 +129,8 @@ int main(int argc, char** argv) {
     }
   }
   if (model_dir.empty() || images.empty()) {
-    std::cerr << "usage: seqcore_inspect MODEL_DIR IMAGE... [--json out.json] [--maps DIR] [--roi MASK]\n";
+    std::cerr << "usage: seqcore_inspect MODEL_DIR IMAGE... [--json out.json] [--maps DIR] [--roi MASK]\n"
+                 "       seqcore_inspect --check MODEL_DIR... | -\n";
     return 2;
   }
   try {
