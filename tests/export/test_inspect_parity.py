@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -157,8 +159,6 @@ def test_cpp_matches_python_on_tiny_images(case):
 def test_cpp_tool_reports_bad_input_clearly(case, tmp_path):
     """Exit status 1 and one error line, never a crash: an unreadable image, a missing ONNX file,
     an ONNX file that is not the exported one (images too small for the border: ctest)."""
-    import shutil
-
     _, _, paths, out = case
     not_image = tmp_path / "not_image.png"
     not_image.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
@@ -174,3 +174,39 @@ def test_cpp_tool_reports_bad_input_clearly(case, tmp_path):
         run = _tool_run(directory, image)
         last = run.stderr.strip().splitlines()[-1]  # after any decoder warnings (libpng)
         assert run.returncode == 1 and last.startswith("seqcore_inspect: error:") and message in last, run.stderr
+
+
+def _cmake() -> str:
+    """cmake beside the interpreter (the venv's), else on PATH."""
+    local = Path(sys.executable).parent / "cmake"
+    return str(local) if local.is_file() else shutil.which("cmake") or pytest.skip("cmake is not installed")
+
+
+@pytest.mark.parametrize("case", ["magnetic-tile"], indirect=True)
+def test_example_builds_against_the_installed_package(case, tmp_path):
+    """cpp/examples/inspect_line, a separate CMake project linking only seqcore::inspect, configured
+    with find_package(seqcore) against an install into a temporary prefix; it gives the tool's score."""
+    model, _, paths, out = case
+    build = _tool().parent.parent  # the build tree that holds seqcore_inspect (OpenCV was found there)
+    if not (build / "CMakeCache.txt").is_file():
+        pytest.skip(f"{build} is not a CMake build tree (SEQCORE_INSPECT points outside one)")
+    cmake, prefix = _cmake(), tmp_path / "prefix"
+    steps = [[cmake, "--install", str(build), "--prefix", str(prefix)],
+             [cmake, "-S", str(ROOT / "cpp/examples/inspect_line"), "-B", str(tmp_path / "build"),
+              f"-DCMAKE_PREFIX_PATH={prefix}", "-DCMAKE_BUILD_TYPE=Release"],
+             [cmake, "--build", str(tmp_path / "build"), "-j", "2"]]
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert (prefix / "include/seqcore/inspector.hpp").is_file()
+    example = tmp_path / "build/inspect_line"
+    run = subprocess.run([str(example), str(out / "export"), str(paths[0])], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode in (0, 3), run.stderr
+    score = float(run.stdout.split()[1])
+    found, _ = _run((model, [None], paths[:1], out))[0]
+    assert score == pytest.approx(found["image_score"], rel=1e-5)
+    assert (run.returncode == 3) == found["anomalous"]
+    assert run.stdout.count("  defect at") == len(found["defects"])
+    missing = subprocess.run([str(example), str(tmp_path / "nothing"), str(paths[0])], capture_output=True, text=True)
+    assert missing.returncode == 1 and "cannot open" in missing.stderr
