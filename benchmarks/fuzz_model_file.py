@@ -10,14 +10,20 @@ UTF-8). Counts go to ``benchmarks/results/fuzz_model_file.json``.
     python benchmarks/fuzz_model_file.py --inputs 100000            # every reader
     python benchmarks/fuzz_model_file.py --inputs 2000 --reader cpp
 
-Readers are registered in ``READERS`` (name -> callable taking a path); the C++ ``Inspector``
-registers itself below once ``seqcore._core`` has one.
+Readers are registered in ``READERS`` (name -> callable taking a path). The C++ ``Inspector``
+(reader ``inspector``, issue 15) joins when ``seqcore_inspect`` is built: its worker is
+``seqcore_inspect --check -`` and its inputs are exported model directories (``seqcore export``)
+whose model file, ONNX file or ONNX hash is damaged (``mutate_export``); valid ONNX bytes under
+a refreshed hash reach OpenCV's ONNX parser.
+
+    python benchmarks/fuzz_model_file.py --inputs 2000 --reader inspector [--export-dir DIR]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import os
 import random
 import selectors
 import subprocess
@@ -55,24 +61,24 @@ def _read_python_checks(path: str) -> None:
     PatchCoreMetadata.from_dict(meta).check_tensors(tensors)
 
 
-def _read_inspector(path: str) -> None:
-    from seqcore import _core
-
-    _core.Inspector(path)  # the C++ Inspector (issue 20's third reader) opens a model file
-
-
 # Register further readers here (name -> callable(path)); "inspector" joins in available_readers()
 READERS: dict[str, Callable[[str], None]] = {"cpp": _read_cpp, "python": _read_python,
                                              "python_checks": _read_python_checks}
+INSPECTOR = "inspector"  # the C++ Inspector, run as its own worker process (seqcore_inspect --check -)
+
+
+def inspect_tool() -> Path | None:
+    """The built seqcore_inspect ($SEQCORE_INSPECT, else build/cpp or build/dev), or None."""
+    for path in [os.environ.get("SEQCORE_INSPECT"), REPO / "build/cpp/cpp/seqcore_inspect",
+                 REPO / "build/dev/cpp/seqcore_inspect"]:
+        if path and Path(path).is_file():
+            return Path(path)
+    return None
 
 
 def available_readers() -> list[str]:
-    """Registered readers; the Inspector joins once the compiled core provides it."""
-    from seqcore import _core
-
-    if hasattr(_core, "Inspector"):
-        READERS.setdefault("inspector", _read_inspector)
-    return list(READERS)
+    """Registered readers, plus the C++ Inspector when seqcore_inspect is built (OpenCV's C++ package)."""
+    return list(READERS) + ([INSPECTOR] if inspect_tool() else [])
 
 
 def _cache_backbones() -> None:
@@ -98,7 +104,6 @@ def worker(reader: str) -> None:
     """Read one path per stdin line; answer one JSON line per input with the outcome."""
     from seqcore.errors import ModelFileError
 
-    available_readers()
     read = READERS[reader]
     if reader == "python":
         _cache_backbones()
@@ -205,6 +210,68 @@ def mutate(data: bytes, rng: random.Random) -> tuple[str, bytes]:
     return kind, _join(header, body)
 
 
+EXPORT_FILES = ("model.safetensors", "extractor.onnx")
+
+
+def _with_onnx_hash(model: bytes, onnx: bytes) -> bytes:
+    """The model file with its export metadata naming ``onnx``'s SHA-256 (so the ONNX parser runs)."""
+    import hashlib
+
+    header, body = _split(model)
+    meta = json.loads(header["__metadata__"]["seqcore"])
+    meta["export"]["onnx_sha256"] = hashlib.sha256(onnx).hexdigest()
+    header["__metadata__"]["seqcore"] = json.dumps(meta)
+    return _join(header, body)
+
+
+def mutate_export(files: dict[str, bytes], rng: random.Random) -> tuple[str, dict[str, bytes]]:
+    """One seeded mutation of an exported model directory: (kind, {file name: bytes}); a file left
+    out is missing. The ONNX mutations mostly refresh the stored hash so that OpenCV parses them."""
+    model, onnx = files[EXPORT_FILES[0]], files[EXPORT_FILES[1]]
+    kind = rng.choice(["model", "export_metadata", "onnx_truncate", "onnx_bitflip", "onnx_splice",
+                       "onnx_unhashed", "onnx_missing"])
+    if kind == "model":
+        sub, model = mutate(model, rng)
+        return f"model_{sub}", {EXPORT_FILES[0]: model, EXPORT_FILES[1]: onnx}
+    if kind == "export_metadata":
+        header, body = _split(model)
+        meta = json.loads(header["__metadata__"]["seqcore"])
+        key = rng.choice(sorted(meta["export"]))
+        if rng.random() < 0.2:
+            del meta["export"][key]
+        else:
+            meta["export"][key] = _odd(rng)
+        header["__metadata__"]["seqcore"] = json.dumps(meta, allow_nan=True)
+        return kind, {EXPORT_FILES[0]: _join(header, body), EXPORT_FILES[1]: onnx}
+    if kind == "onnx_missing":
+        return kind, {EXPORT_FILES[0]: model}
+    data = bytearray(onnx)
+    if kind == "onnx_truncate":
+        data = data[:rng.randrange(len(data))]
+    elif kind == "onnx_splice":  # a run of random bytes, mostly in the graph structure near the start
+        at = rng.randrange(min(len(data), 4096) if rng.random() < 0.7 else len(data))
+        data[at:at + rng.randint(1, 64)] = rng.randbytes(rng.randint(0, 64))
+    else:  # onnx_bitflip, onnx_unhashed: bit flips, mostly in the first bytes (graph, not weights)
+        for _ in range(rng.randint(1, 16)):
+            data[rng.randrange(min(len(data), 4096) if rng.random() < 0.7 else len(data))] ^= 1 << rng.randrange(8)
+    if kind != "onnx_unhashed":
+        model = _with_onnx_hash(model, bytes(data))
+    return kind, {EXPORT_FILES[0]: model, EXPORT_FILES[1]: bytes(data)}
+
+
+def make_seed_export(out: Path) -> Path:
+    """A small exported model (two synthetic images, capacity 64) as the inspector's seed input."""
+    import numpy as np
+
+    from seqcore import FeatureConfig, SequentialPatchCore
+
+    rng = np.random.default_rng(0)
+    model = SequentialPatchCore(FeatureConfig(resize_short_side=64), capacity=64)
+    model.fit([rng.integers(0, 256, (64, 80, 3), dtype=np.uint8) for _ in range(2)], epochs=1, progress=False)
+    model.threshold = 1.0
+    return model.export(out)
+
+
 # -- driver ----------------------------------------------------------------------------------
 class Worker:
     """One reader's worker process, restarted after a crash or a hang."""
@@ -214,9 +281,18 @@ class Worker:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        # the worker imports seqcore exactly as this process does (installed package or PYTHONPATH)
-        self.proc = subprocess.Popen([sys.executable, __file__, "--worker", self.reader], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+        if self.reader == INSPECTOR:
+            command = [str(inspect_tool()), "--check", "-"]
+        else:  # the worker imports seqcore exactly as this process does (installed package or PYTHONPATH)
+            command = [sys.executable, __file__, "--worker", self.reader]
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     errors="replace", bufsize=1)
+
+    @staticmethod
+    def _inspector_outcome(line: str) -> str:
+        """seqcore_inspect --check line -> outcome: ok -> valid, export_error -> model_file_error."""
+        status, _, detail = line.rstrip("\n").partition("\t")
+        return {"ok": "valid", "export_error": "model_file_error"}.get(status, f"foreign:{detail[:200]}")
 
     def read(self, path: str, timeout: float) -> str:
         if self.proc is None or self.proc.poll() is not None:
@@ -233,7 +309,7 @@ class Worker:
         line = self.proc.stdout.readline()
         if not line:
             return self._restart("crash")
-        return json.loads(line)
+        return self._inspector_outcome(line) if self.reader == INSPECTOR else json.loads(line)
 
     def _restart(self, outcome: str) -> str:
         self.proc.kill()
@@ -247,9 +323,18 @@ class Worker:
             self.proc.wait()
 
 
+def _write_export(files: dict[str, bytes], out: Path) -> None:
+    for name in EXPORT_FILES:
+        if name in files:
+            (out / name).write_bytes(files[name])
+        else:
+            (out / name).unlink(missing_ok=True)
+
+
 def run(inputs: int, readers: list[str], seed: int = 0, timeout: float = 60.0,
-        progress: bool = True) -> dict:
-    """Fuzz each reader with ``inputs`` mutated files; outcome counts, first examples of failures."""
+        progress: bool = True, export_dir: Path | None = None) -> dict:
+    """Fuzz each reader with ``inputs`` mutated files (the inspector: mutated export directories,
+    seeded by ``export_dir`` or a freshly made small export); outcome counts, first failures."""
     from tqdm import tqdm
 
     base = SEED_FILE.read_bytes()
@@ -260,14 +345,28 @@ def run(inputs: int, readers: list[str], seed: int = 0, timeout: float = 60.0,
             started = time.perf_counter()
             work = Worker(reader)
             counts, kinds, failures = Counter(), Counter(), []
+            if reader == INSPECTOR:
+                seed_dir = export_dir or make_seed_export(Path(tmp) / "seed_export")
+                seed_files = {name: (seed_dir / name).read_bytes() for name in EXPORT_FILES}
+                report["inspector_seed"] = "given export directory" if export_dir else "make_seed_export()"
+                path = Path(tmp) / "inspector"
+                path.mkdir()
+                first = str(seed_dir)
+            else:
+                path = Path(tmp) / f"{reader}.safetensors"
+                first = str(SEED_FILE)
             first_start = time.perf_counter()
-            work.read(str(SEED_FILE), 600.0)  # warm-up (imports, first backbone) outside the per-input timeout
+            seed_outcome = work.read(first, 600.0)  # warm-up (imports, first backbone) outside the per-input timeout
             warmup = time.perf_counter() - first_start
-            path = str(Path(tmp) / f"{reader}.safetensors")
             for i in tqdm(range(inputs), desc=f"fuzz {reader}", disable=not progress):
-                kind, data = mutate(base, random.Random(f"{seed}:{i}"))
-                Path(path).write_bytes(data)
-                outcome = work.read(path, timeout)
+                rng = random.Random(f"{seed}:{i}")
+                if reader == INSPECTOR:
+                    kind, files = mutate_export(seed_files, rng)
+                    _write_export(files, path)
+                else:
+                    kind, data = mutate(base, rng)
+                    path.write_bytes(data)
+                outcome = work.read(str(path), timeout)
                 label = outcome.split(":", 1)[0]
                 counts[label] += 1
                 kinds[f"{kind}/{label}"] += 1
@@ -277,8 +376,10 @@ def run(inputs: int, readers: list[str], seed: int = 0, timeout: float = 60.0,
             report["readers"][reader] = {
                 "crashes": counts["crash"], "hangs": counts["hang"], "foreign_exceptions": counts["foreign"],
                 "model_file_errors": counts["model_file_error"], "value_errors": counts["value_error"],
-                "valid_loads": counts["valid"], "by_mutation": dict(sorted(kinds.items())), "failures": failures,
-                "seconds": round(time.perf_counter() - started, 1), "warmup_seconds": round(warmup, 1),
+                "valid_loads": counts["valid"], "seed_outcome": seed_outcome,
+                "by_mutation": dict(sorted(kinds.items())),
+                "failures": failures, "seconds": round(time.perf_counter() - started, 1),
+                "warmup_seconds": round(warmup, 1),
             }
     return report
 
@@ -289,13 +390,14 @@ def main() -> None:
     parser.add_argument("--reader", action="append", help="reader(s) to fuzz (default: every registered one)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per input before it counts as a hang")
+    parser.add_argument("--export-dir", type=Path, help="seed export directory for the inspector (default: make one)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args.worker)
         return
-    report = run(args.inputs, args.reader or available_readers(), args.seed, args.timeout)
+    report = run(args.inputs, args.reader or available_readers(), args.seed, args.timeout, export_dir=args.export_dir)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({r: {k: v for k, v in c.items() if k not in ("by_mutation", "failures")}

@@ -143,6 +143,39 @@ cv::Mat mirror_pad(const cv::Mat& img, int left, int right, int top, int bottom)
 
 int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
+/// Python's as_float_image: RGB CV_32FC3 in [0, 1] from 8-bit (/255), 16-bit (/65535) or float
+/// ([0, 1], finite) pixels with 1, 3 (BGR) or 4 (BGRA, alpha dropped) channels.
+cv::Mat as_float_image(const cv::Mat& image) {
+  if (image.empty()) throw InspectError("inspect: the image is empty");
+  if (image.dims != 2)
+    throw InspectError("inspect: the image must be a 2-D Mat (rows x cols x channels), got " +
+                       std::to_string(image.dims) + " dimensions");
+  const int ch = image.channels();
+  if (ch != 1 && ch != 3 && ch != 4)
+    throw InspectError("inspect: the image must have 1 (gray), 3 (BGR) or 4 (BGRA) channels, got " +
+                       std::to_string(ch));
+  cv::Mat pixels;
+  switch (image.depth()) {
+    case CV_8U: image.convertTo(pixels, CV_32F, 1.0 / 255.0); break;
+    case CV_16U: image.convertTo(pixels, CV_32F, 1.0 / 65535.0); break;
+    case CV_32F:
+    case CV_64F: {
+      image.convertTo(pixels, CV_32F);
+      double lo = 0.0, hi = 0.0;
+      if (!cv::checkRange(pixels, true)) throw InspectError("inspect: the image contains NaN or inf");
+      cv::minMaxIdx(pixels.reshape(1), &lo, &hi);
+      if (lo < 0.0 || hi > 1.0) throw InspectError("inspect: float images must lie in [0, 1]");
+      break;
+    }
+    default:
+      throw InspectError("inspect: unsupported pixel depth (use 8-bit, 16-bit unsigned or float in [0, 1]), got " +
+                         cv::typeToString(image.type()));
+  }
+  cv::Mat rgb;
+  cv::cvtColor(pixels, rgb, ch == 1 ? cv::COLOR_GRAY2RGB : ch == 3 ? cv::COLOR_BGR2RGB : cv::COLOR_BGRA2RGB);
+  return rgb;
+}
+
 }  // namespace
 
 std::unique_ptr<FeatureEngine> make_opencv_engine(const std::string& onnx_path) {
@@ -297,23 +330,13 @@ double Inspector::threshold() const { return impl_->threshold; }
 
 Result Inspector::inspect(const cv::Mat& image, const cv::Mat& roi_in) const {
   const Impl& m = *impl_;
-  if (image.empty() || image.dims != 2) throw InspectError("inspect: the image is empty");
-  if (image.depth() != CV_8U)
-    throw InspectError("inspect: the image must be 8-bit (CV_8U); convert 16-bit or float images first");
-  const int ch = image.channels();
-  if (ch != 1 && ch != 3 && ch != 4)
-    throw InspectError("inspect: the image must have 1, 3 or 4 channels, got " + std::to_string(ch));
+  const cv::Mat rgbf = as_float_image(image);
   cv::Mat roi;
   if (!roi_in.empty()) {
-    if (roi_in.type() != CV_8UC1 || roi_in.size() != image.size())
+    if (roi_in.type() != CV_8UC1 || roi_in.dims != 2 || roi_in.size() != image.size())
       throw InspectError("inspect: the region of interest must be CV_8UC1 of the image's size");
     roi = roi_in != 0;
   }
-  // as_float_image: RGB float32 in [0, 1]
-  cv::Mat rgb, rgbf;
-  cv::cvtColor(image, rgb, ch == 1 ? cv::COLOR_GRAY2RGB : ch == 3 ? cv::COLOR_BGR2RGB : cv::COLOR_BGRA2RGB);
-  rgb.convertTo(rgbf, CV_32F);
-  rgbf /= 255.0f;
   // resized_shape + resize_image
   int ph = image.rows, pw = image.cols;
   if (m.fixed_h) {

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -83,7 +85,7 @@ def _run(case, roi: np.ndarray | None = None) -> list[tuple[dict, np.ndarray]]:
     run = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     found = json.loads((out / "o.json").read_text())["images"]
-    return [(f, np.load(maps / f"image{i}.npy")) for i, f in enumerate(found)]
+    return [(f, np.load(maps / f"{Path(f['path']).stem}.npy")) for f in found]
 
 
 def _check(model, image, roi, found, cpp_map):
@@ -116,3 +118,95 @@ def test_cpp_matches_python_predict_with_roi(case):
     for image, (found, cpp_map) in zip(images, _run((model, images, case[2][: len(images)], case[3]), roi),
                                        strict=True):
         _check(model, image, roi, found, cpp_map)
+
+
+def _tool_run(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([str(_tool()), *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("case", ["magnetic-tile"], indirect=True)
+def test_cpp_reads_16bit_files_as_python_does(case):
+    """16-bit gray and colour PNGs: the tool decodes them as read_image does, so it matches
+    read_image + predict (gray: round(v / 257); colour: Pillow's high byte)."""
+    from seqcore.data.images import read_image
+
+    model, images, _, out = case
+    rng = np.random.default_rng(15)
+    base = (images[0] if images[0].ndim == 3 else np.repeat(images[0][:, :, None], 3, axis=2)).astype(np.int64)
+    wide = (base * 257 + rng.integers(-128, 129, base.shape)).clip(0, 65535)
+    paths = [out / "gray16.png", out / "colour16.png"]
+    cv2.imwrite(str(paths[0]), wide[:, :, 0].astype(np.uint16))
+    cv2.imwrite(str(paths[1]), cv2.cvtColor(wide.astype(np.uint16), cv2.COLOR_RGB2BGR))
+    assert cv2.imread(str(paths[0]), cv2.IMREAD_UNCHANGED).dtype == np.uint16
+    pixels = [read_image(p) for p in paths]
+    for image, (found, cpp_map) in zip(pixels, _run((model, pixels, paths, out)), strict=True):
+        _check(model, image, None, found, cpp_map)
+
+
+@pytest.mark.parametrize("case", ["magnetic-tile"], indirect=True)
+def test_cpp_matches_python_on_tiny_images(case):
+    """Slivers of 5 x 40 and 12 x 9 pixels: sized up to a short side of 256 as predict does."""
+    model, images, _, out = case
+    tiny = [np.ascontiguousarray(images[0][:5, :40]), np.ascontiguousarray(images[0][:12, :9])]
+    paths = [out / "tiny0.png", out / "tiny1.png"]
+    for path, image in zip(paths, tiny, strict=True):
+        cv2.imwrite(str(path), image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    for image, (found, cpp_map) in zip(tiny, _run((model, tiny, paths, out)), strict=True):
+        _check(model, image, None, found, cpp_map)
+
+
+@pytest.mark.parametrize("case", ["magnetic-tile"], indirect=True)
+def test_cpp_tool_reports_bad_input_clearly(case, tmp_path):
+    """Exit status 1 and one error line, never a crash: an unreadable image, a missing ONNX file,
+    an ONNX file that is not the exported one (images too small for the border: ctest)."""
+    _, _, paths, out = case
+    not_image = tmp_path / "not_image.png"
+    not_image.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    missing, mismatched = tmp_path / "missing", tmp_path / "mismatched"
+    shutil.copytree(out / "export", missing)
+    (missing / "extractor.onnx").unlink()
+    shutil.copytree(out / "export", mismatched)
+    with (mismatched / "extractor.onnx").open("ab") as f:
+        f.write(b"\0")
+    cases = [(out / "export", not_image, "cannot read image"), (missing, paths[0], "extractor.onnx (missing"),
+             (mismatched, paths[0], "mismatched ONNX file")]
+    for directory, image, message in cases:
+        run = _tool_run(directory, image)
+        last = run.stderr.strip().splitlines()[-1]  # after any decoder warnings (libpng)
+        assert run.returncode == 1 and last.startswith("seqcore_inspect: error:") and message in last, run.stderr
+
+
+def _cmake() -> str:
+    """cmake beside the interpreter (the venv's), else on PATH."""
+    local = Path(sys.executable).parent / "cmake"
+    return str(local) if local.is_file() else shutil.which("cmake") or pytest.skip("cmake is not installed")
+
+
+@pytest.mark.parametrize("case", ["magnetic-tile"], indirect=True)
+def test_example_builds_against_the_installed_package(case, tmp_path):
+    """cpp/examples/inspect_line, a separate CMake project linking only seqcore::inspect, configured
+    with find_package(seqcore) against an install into a temporary prefix; it gives the tool's score."""
+    model, _, paths, out = case
+    build = _tool().parent.parent  # the build tree that holds seqcore_inspect (OpenCV was found there)
+    if not (build / "CMakeCache.txt").is_file():
+        pytest.skip(f"{build} is not a CMake build tree (SEQCORE_INSPECT points outside one)")
+    cmake, prefix = _cmake(), tmp_path / "prefix"
+    steps = [[cmake, "--install", str(build), "--prefix", str(prefix)],
+             [cmake, "-S", str(ROOT / "cpp/examples/inspect_line"), "-B", str(tmp_path / "build"),
+              f"-DCMAKE_PREFIX_PATH={prefix}", "-DCMAKE_BUILD_TYPE=Release"],
+             [cmake, "--build", str(tmp_path / "build"), "-j", "2"]]
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert (prefix / "include/seqcore/inspector.hpp").is_file()
+    example = tmp_path / "build/inspect_line"
+    run = subprocess.run([str(example), str(out / "export"), str(paths[0])], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode in (0, 3), run.stderr
+    score = float(run.stdout.split()[1])
+    found, _ = _run((model, [None], paths[:1], out))[0]
+    assert score == pytest.approx(found["image_score"], rel=1e-5)
+    assert (run.returncode == 3) == found["anomalous"]
+    assert run.stdout.count("  defect at") == len(found["defects"])
+    missing = subprocess.run([str(example), str(tmp_path / "nothing"), str(paths[0])], capture_output=True, text=True)
+    assert missing.returncode == 1 and "cannot open" in missing.stderr

@@ -14,15 +14,18 @@
 
 namespace seqcore {
 
-/// Bad input to Inspector::inspect: empty Mat, wrong depth or channel count, ROI of the wrong
-/// size, image too small for the model's mirrored border.
+/// Bad input to Inspector::inspect: empty or non-2-D Mat, a channel count other than 1, 3 or 4,
+/// an unsupported depth, float pixels outside [0, 1] or not finite, a region of interest that is
+/// not CV_8UC1 of the image's size, an image whose short side (after sizing) is not larger than
+/// the model's mirrored border.
 class InspectError : public std::invalid_argument {
  public:
   using std::invalid_argument::invalid_argument;
 };
 
 /// Exported model directory that cannot be used: missing or corrupt model file or ONNX file,
-/// an ONNX file whose SHA-256 differs from the one stored at export, inconsistent metadata.
+/// an ONNX file whose SHA-256 differs from the one stored at export, inconsistent metadata, a
+/// network that OpenCV cannot read or run, or whose outputs do not match the banks.
 class ExportError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -73,9 +76,17 @@ class Inspector {
   Inspector(const Inspector&) = delete;
   Inspector& operator=(const Inspector&) = delete;
 
-  /// Inspects one image: CV_8U with 1 (gray), 3 (BGR, OpenCV's order) or 4 (BGRA, alpha
-  /// ignored) channels, any size at least border_pad + 1 pixels after sizing. ``roi``:
-  /// optional CV_8UC1 mask of the image's size (non-zero = inspected). Throws InspectError.
+  /// Inspects one image, as Python's predict does with the same pixels (as_float_image):
+  ///  - channels: 1 (gray), 3 (BGR, OpenCV's order) or 4 (BGRA, alpha ignored); 2 channels
+  ///    (gray + alpha is ambiguous) and more than 4 are refused;
+  ///  - depth: CV_8U (v / 255), CV_16U (v / 65535: the full 16 bits, as predict on a uint16
+  ///    array), CV_32F or CV_64F in [0, 1]; signed and 32-bit integer depths are refused;
+  ///  - size: any rows x cols whose short side after the model's sizing (resize_shape or
+  ///    resize_short_side) exceeds border_pad (Python would replicate the edge there instead);
+  ///    models without a border take any size, 1 x 1 included;
+  ///  - ``roi``: optional CV_8UC1 mask of the image's size (non-zero = inspected).
+  /// Any view (submatrix, non-continuous) is accepted. Throws InspectError on bad input,
+  /// ExportError when the feature engine fails or returns the wrong shapes.
   Result inspect(const cv::Mat& image, const cv::Mat& roi = cv::Mat()) const;
 
   /// Banks (pool kernels), feature dimension, stride of the patch grid, calibrated threshold.
