@@ -192,7 +192,8 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=list(ql.SPLITS), choices=list(ql.SPLITS))
     parser.add_argument("--candidates", nargs="+", default=[], choices=list(CANDIDATES))
     parser.add_argument("--order", type=int, default=0, help="coreset seed (image order) of this piece")
-    parser.add_argument("--costs", action="store_true", help="also time fit and ms/image (bench_quality.time_costs)")
+    parser.add_argument("--costs", action="store_true", help="only time fit and ms/image (bench_quality.time_costs), "
+                        "all --candidates in this one process so that their ms/image compare")
     parser.add_argument("--capacity", type=int, default=2048)
     parser.add_argument("--limit", type=int, help="use only the first N images of every split (smoke runs)")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/quality_cache"), help="backbone-level cache")
@@ -212,6 +213,11 @@ def main() -> None:
         entry = report["candidates"].setdefault(name, {"config": cand.describe(), "per_bank_sigmas": sigmas,
                                                        "datasets": {}, "orders": {}})
         for dataset in args.datasets:
+            if args.costs:
+                report["costs"].setdefault(name, {})[dataset] = bq.time_costs(runner, cand, dataset,
+                                                                              10 if args.limit else 40)
+                print(f"{name} {dataset} costs {report['costs'][name][dataset]}", flush=True)
+                continue
             start = time.perf_counter()
             result = evaluate(runner, dataset, cand, sigmas, args.order)
             result["seconds"] = time.perf_counter() - start
@@ -222,16 +228,13 @@ def main() -> None:
             print(f"{name} {dataset} order {args.order}: " + " | ".join(
                 f"{s} " + json.dumps({k: round(result[s][k] or 0, 3) for k in bq.FIGURES}) for s in ("val", "test"))
                 + f" test image AUROC by rule {json.dumps(image)}", flush=True)
-            if args.costs:
-                report["costs"].setdefault(name, {})[dataset] = bq.time_costs(runner, cand, dataset,
-                                                                              10 if args.limit else 40)
-                print(f"  costs {report['costs'][name][dataset]}", flush=True)
             report["pieces"].append({"candidate": name, "dataset": dataset, "order": args.order,
                                      "seconds": result["seconds"], "limit": args.limit, "when": time.strftime("%F %T")})
             report["summary"] = summary(report)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(report, indent=1))
     report["summary"] = summary(report)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
     print(json.dumps(report["summary"]["decisions"], indent=1))
     if "image_score" in report["summary"]:
