@@ -2,15 +2,17 @@
 
 Candidates change one axis of the default chosen by ``bench_quality.py`` (short side 256,
 blocks.2 + blocks.4 pooled 3x3 and 1x1 fused, σ on val, NN image score, greedy coreset):
-input resolution (short side 320 / 384), the layer set blocks.2 + .4 + .6 under a fixed random
-projection to the default's 152 dimensions, one σ per bank (chosen on val), and image scores
-computed from the same patch grids (no refit). Every candidate is scored by bench_quality's
-``rule_score`` over both datasets' validation splits; val and test figures are both recorded.
+input resolution (short side 320 / 384), three-level feature sets under a fixed random projection
+to the default's 152 dimensions (timm out_indices 2, 3, 4 = blocks.2 + .4 + .6; and 1, 2, 3 =
+blocks.1 + .2 + .4, blocks.1 average-pooled to the stride-8 grid so the patch count stays), one σ
+per bank (chosen on val), and image scores computed from the same patch grids (no refit). Every
+candidate is scored by bench_quality's ``rule_score`` over both datasets' validation splits; val
+and test figures are both recorded.
 Runs are resumable pieces: one ``--datasets`` / ``--candidates`` slice per call, merged into
 ``--out``, with backbone levels and banks cached by bench_quality's Runner under ``--cache``.
 
     nice python benchmarks/bench_ablation_2.py --datasets kolektorsdd --candidates default short320
-    python benchmarks/bench_ablation_2.py --summary          # rule scores and decisions from the JSON
+    python benchmarks/bench_ablation_2.py                    # no candidates: recompute the summary of --out
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python"))
@@ -35,23 +38,38 @@ import quality_lib as ql  # noqa: E402
 from seqcore.models.anomaly_map import anomaly_map  # noqa: E402
 
 PROJECTED_DIM = 152  # the default's feature size (40 + 112 channels): the deeper layer set is projected to it
-bq.SCALES.update({"l234": ((0, 1, 2), None, None), "l234_pool1": ((0, 1, 2), 1, None)})
+# three levels (blocks.2 + .4 + .6, or with blocks.1 brought to the stride-8 grid), both projected to PROJECTED_DIM
+bq.SCALES.update({"three": ((0, 1, 2), None, None), "three_pool1": ((0, 1, 2), 1, None)})
 DEFAULT = bq.BASELINE.with_changes(sizing="short256", scales=("fine", "fine_pool1"), sigma=None)
 CANDIDATES = {
     "default": (DEFAULT, None),
     "short320": (DEFAULT.with_changes(sizing="short320"), None),
     "short384": (DEFAULT.with_changes(sizing="short384"), None),
-    "layers234_proj152": (DEFAULT.with_changes(scales=("l234", "l234_pool1")), None),
+    "layers234_proj152": (DEFAULT.with_changes(scales=("three", "three_pool1")), None),
+    "layers123_s8_proj152": (DEFAULT.with_changes(out_indices=(1, 2, 3), scales=("three", "three_pool1")), None),
     # (σ of the pool-3 bank, σ of the pool-1 bank), chosen on val by the same pixel rule as σ
     "per_bank_sigma": (DEFAULT, ((4.0, 2.0), (6.0, 2.0), (8.0, 2.0), (8.0, 4.0), (2.0, 4.0), (2.0, 8.0))),
 }
-AXES = {"resolution": ("short320", "short384"), "layers": ("layers234_proj152",), "sigma": ("per_bank_sigma",)}
+AXES = {"resolution": ("short320", "short384"), "layers": ("layers234_proj152", "layers123_s8_proj152"),
+        "sigma": ("per_bank_sigma",)}
 TOPK = (0.001, 0.01, 0.05)  # top-k fractions of the fused patch grid
 IMAGE_BLURS = (8.0, 16.0)  # separate, larger σ (prepared pixels) for the image score only
 
 
 class ProjectedRunner(bq.Runner):
-    """bench_quality's Runner; three-level feature sets go through a fixed Gaussian projection."""
+    """bench_quality's Runner; three-level feature sets go through a fixed Gaussian projection, and a recipe
+    with out_indices (1, 2, 3) gives levels [blocks.2, blocks.4, blocks.1 average-pooled to the blocks.2 grid]."""
+
+    def levels(self, dataset, split, recipe):
+        levels = super().levels(dataset, split, recipe)
+        if recipe.out_indices == (2, 3, 4):
+            return levels
+        if recipe.out_indices != (1, 2, 3):
+            raise ValueError(f"out_indices {recipe.out_indices} not supported here; use (2, 3, 4) or (1, 2, 3)")
+        pool = torch.nn.functional.adaptive_avg_pool2d
+        levels.levels = [[b2, b4, pool(torch.from_numpy(b1)[None], b2.shape[1:])[0].numpy()]
+                         for b1, b2, b4 in levels.levels]
+        return levels
 
     def features(self, levels, use, pool, include_pad):
         feats = super().features(levels, use, pool, include_pad)
@@ -198,7 +216,6 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="use only the first N images of every split (smoke runs)")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/quality_cache"), help="backbone-level cache")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "quality_ablation_2.json")
-    parser.add_argument("--summary", action="store_true", help="only recompute the summary of --out")
     args = parser.parse_args()
     report = json.loads(args.out.read_text()) if args.out.is_file() else {
         "protocol": "as bench_quality.py: fit on train (greedy k-center, K from --capacity); blur σ (or per-bank σ "

@@ -52,11 +52,13 @@ class InputRecipe:
     border_pad: int = 0
     sizing: str = "square256"  # "square256" (squash to 256x256) or "shortN" (short side N, aspect kept)
     backbone: str = "lite0"  # "lite0" (the library's) or "lite1" (offline weights, this benchmark only)
+    out_indices: tuple[int, ...] = (2, 3, 4)  # backbone levels extracted (LEVEL_STRIDES describe the default)
 
     @property
     def key(self) -> str:
         prefix = "" if self.backbone == "lite0" else f"{self.backbone}_"
-        return f"{prefix}{self.normalization}_pad{self.border_pad}_{self.sizing}"
+        suffix = "" if self.out_indices == (2, 3, 4) else f"_oi{''.join(map(str, self.out_indices))}"
+        return f"{prefix}{self.normalization}_pad{self.border_pad}_{self.sizing}{suffix}"
 
     def feature_config(self) -> FeatureConfig:
         if self.sizing == "square256":
@@ -65,7 +67,7 @@ class InputRecipe:
             sizing = dict(resize_short_side=int(self.sizing[5:]))
         else:
             raise ValueError(f"unknown sizing {self.sizing!r}; known: square256, shortN (e.g. short256)")
-        return FeatureConfig(out_indices=(2, 3, 4), pool_kernel=1, tile_size=None,
+        return FeatureConfig(out_indices=self.out_indices, pool_kernel=1, tile_size=None,
                              normalization=self.normalization, border_pad=self.border_pad, **sizing)
 
 
