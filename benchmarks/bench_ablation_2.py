@@ -156,6 +156,40 @@ def evaluate(runner: bq.Runner, dataset: str, cand: bq.Candidate, sigmas, order:
     return out
 
 
+def library_run(dataset: str, root: Path, short_side: int, order: int, capacity: int, limit: int | None) -> dict:
+    """The library default (sequential coreset, public API, as bench_default.py) at another input short side;
+    test image AUROC both with the model's NN score and with the mean of the top 1 % of the map."""
+    from bench_default import Limited, peak_rss_mb
+    from seqcore import SequentialPatchCore
+    from seqcore.features import FeatureConfig
+    from seqcore.metrics import Evaluator
+    from seqcore.models import calibrate
+
+    train_split, val_split, test_split = ql.SPLITS[dataset]
+    model = SequentialPatchCore(FeatureConfig(resize_short_side=short_side), capacity=capacity)
+    start = time.perf_counter()
+    model.fit(Limited(ql.open_split(dataset, root, train_split), limit, order), progress=False)
+    out = {"order": order, "short_side": short_side, "fit_seconds": time.perf_counter() - start}
+    val = Limited(ql.open_split(dataset, root, val_split), limit)
+    calibrate(model, val, progress=False)
+    out.update(blur_sigma=model.blur_sigma, threshold=model.threshold)
+    for name, data in (("val", val), ("test", Limited(ql.open_split(dataset, root, test_split), limit))):
+        ev = Evaluator(list(data.defect_classes), list(data.impurity_classes))
+        top = []
+        start = time.perf_counter()
+        for sample in data:
+            prediction = model.predict(sample)
+            ev.add(prediction.anomaly_map, sample.gt, prediction.score, sample.name)
+            top.append(ql.topk_mean_score(prediction.anomaly_map, 0.01))
+        out[f"{name}_ms_per_image"] = 1000.0 * (time.perf_counter() - start) / len(data)
+        result = ev.compute(model.threshold)
+        out[name] = {k: getattr(result, k) for k in bq.FIGURES}
+        out[name]["image_auroc_by_rule"] = {"nn": result.image_auroc,
+                                            "map_top1pct_mean": ql.auroc(top, ev.image_labels)}
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
 def mean_figures(entry: dict, split: str, image_rule: str | None = None) -> float:
     """Mean of the five figures of one dataset's split, optionally with another image-score rule."""
     fig = dict(entry[split])
@@ -216,6 +250,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="use only the first N images of every split (smoke runs)")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/quality_cache"), help="backbone-level cache")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "quality_ablation_2.json")
+    parser.add_argument("--library", type=int, metavar="SHORT_SIDE",
+                        help="instead: fit the library default at this short side (order --order), see library_run")
     args = parser.parse_args()
     report = json.loads(args.out.read_text()) if args.out.is_file() else {
         "protocol": "as bench_quality.py: fit on train (greedy k-center, K from --capacity); blur σ (or per-bank σ "
@@ -225,6 +261,16 @@ def main() -> None:
         "capacity": args.capacity, "default": DEFAULT.describe(), "candidates": {}, "costs": {}, "pieces": []}
     roots = {name: args.data / name for name in args.datasets}
     runner = ProjectedRunner(roots, args.cache, args.capacity, args.limit)
+    if args.library:
+        for dataset in args.datasets:
+            result = library_run(dataset, roots[dataset], args.library, args.order, args.capacity, args.limit)
+            report.setdefault("library_runs", {}).setdefault(f"short{args.library}", {}).setdefault(
+                dataset, {})[str(args.order)] = result
+            shown = {s: {k: round(v, 3) if isinstance(v, float) else v for k, v in result[s].items()}
+                     for s in ("val", "test")}
+            print(f"library short{args.library} {dataset} order {args.order}: {json.dumps(shown)}", flush=True)
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(report, indent=1))
     for name in args.candidates:
         cand, sigmas = CANDIDATES[name]
         entry = report["candidates"].setdefault(name, {"config": cand.describe(), "per_bank_sigmas": sigmas,
