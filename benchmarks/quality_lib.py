@@ -50,20 +50,25 @@ class InputRecipe:
 
     normalization: str = "imagenet"
     border_pad: int = 0
-    sizing: str = "square256"  # "square256" (squash to 256x256) or "short256" (short side 256, aspect kept)
+    sizing: str = "square256"  # "square256" (squash to 256x256) or "shortN" (short side N, aspect kept)
     backbone: str = "lite0"  # "lite0" (the library's) or "lite1" (offline weights, this benchmark only)
+    out_indices: tuple[int, ...] = (2, 3, 4)  # backbone levels extracted (LEVEL_STRIDES describe the default)
 
     @property
     def key(self) -> str:
         prefix = "" if self.backbone == "lite0" else f"{self.backbone}_"
-        return f"{prefix}{self.normalization}_pad{self.border_pad}_{self.sizing}"
+        suffix = "" if self.out_indices == (2, 3, 4) else f"_oi{''.join(map(str, self.out_indices))}"
+        return f"{prefix}{self.normalization}_pad{self.border_pad}_{self.sizing}{suffix}"
 
     def feature_config(self) -> FeatureConfig:
-        sizing = {"square256": dict(resize_shape=(256, 256)), "short256": dict(resize_short_side=256)}
-        if self.sizing not in sizing:
-            raise ValueError(f"unknown sizing {self.sizing!r}; known: {', '.join(sizing)}")
-        return FeatureConfig(out_indices=(2, 3, 4), pool_kernel=1, tile_size=None,
-                             normalization=self.normalization, border_pad=self.border_pad, **sizing[self.sizing])
+        if self.sizing == "square256":
+            sizing = dict(resize_shape=(256, 256))
+        elif self.sizing.startswith("short") and self.sizing[5:].isdigit():
+            sizing = dict(resize_short_side=int(self.sizing[5:]))
+        else:
+            raise ValueError(f"unknown sizing {self.sizing!r}; known: square256, shortN (e.g. short256)")
+        return FeatureConfig(out_indices=self.out_indices, pool_kernel=1, tile_size=None,
+                             normalization=self.normalization, border_pad=self.border_pad, **sizing)
 
 
 @dataclass

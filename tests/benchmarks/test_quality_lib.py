@@ -33,3 +33,15 @@ def test_patch_features_pool_like_the_extractor():
     feats, stride = ql.patch_features(levels, (0, 1), 3, True, prepared.shape[:2], 0)
     assert stride == 8
     np.testing.assert_allclose(feats, ex.extract(image), rtol=1e-5, atol=1e-5)
+
+
+def test_input_recipe_sizing_and_cache_key():
+    assert ql.InputRecipe().feature_config().resize_shape == (256, 256)
+    config = ql.InputRecipe(sizing="short320").feature_config()
+    assert config.resize_short_side == 320 and config.resize_shape is None
+    assert ql.InputRecipe(sizing="short256").key == "imagenet_pad0_short256"  # caches of earlier runs stay valid
+    deeper = ql.InputRecipe(sizing="short256", out_indices=(1, 2, 3))
+    assert deeper.key.endswith("_oi123") and deeper.feature_config().out_indices == (1, 2, 3)
+    for bad in ("short", "shortx", "square320"):
+        with pytest.raises(ValueError, match="unknown sizing"):
+            ql.InputRecipe(sizing=bad).feature_config()
