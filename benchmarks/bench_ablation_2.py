@@ -198,6 +198,28 @@ def mean_figures(entry: dict, split: str, image_rule: str | None = None) -> floa
     return float(np.mean([fig.get(k) or 0.0 for k in bq.FIGURES]))
 
 
+def library_vs_default(report: dict) -> dict:
+    """Library runs at another short side against the library default of quality_default.json (same protocol):
+    per dataset the mean over the orders run of the five figures and their mean, val and test."""
+    path = REPO / "benchmarks" / "results" / "quality_default.json"
+    if not path.is_file() or "library_runs" not in report:
+        return {}
+    default = json.loads(path.read_text())["datasets"]
+    out = {}
+    for side, per in report["library_runs"].items():
+        for dataset, runs in per.items():
+            orders = sorted(runs)
+            row = {"orders": orders}
+            for split in ("val", "test"):
+                ours = {k: float(np.mean([runs[o][split][k] or 0.0 for o in orders])) for k in bq.FIGURES}
+                theirs = {k: float(np.mean([r[split][k] or 0.0 for r in default[dataset]["default_runs"]
+                                            if str(r["order"]) in orders])) for k in bq.FIGURES}
+                row[split] = {side: ours, "short256": theirs, f"mean_{side}": float(np.mean(list(ours.values()))),
+                              "mean_short256": float(np.mean(list(theirs.values())))}
+            out.setdefault(side, {})[dataset] = row
+    return out
+
+
 def summary(report: dict) -> dict:
     """Rule scores of every complete candidate, per-axis decisions and the image-score rule choice."""
     datasets = report["datasets"]
@@ -208,7 +230,7 @@ def summary(report: dict) -> dict:
         scores[name] = {"rule_score_val": bq.rule_score({d: per[d]["val"] for d in datasets}),
                         "rule_score_test": bq.rule_score({d: per[d]["test"] for d in datasets}),
                         "test_mean_by_dataset": {d: mean_figures(per[d], "test") for d in datasets}}
-    out = {"scores": scores, "decisions": {}}
+    out = {"scores": scores, "decisions": {}, "library_vs_default": library_vs_default(report)}
     if "default" not in done:
         return out
     base = scores["default"]
