@@ -46,7 +46,8 @@ def test_quick_protocol_writes_both_tables_and_resumes(magnetic_tile_root: Path,
     assert ("Real", "Real_WS") in pairs and ("Synth", "Synth_WS") in pairs
     assert {c["row"] for c in doc["claims"]["low_data"]} >= {"Synth (ft 10 %)", "Melding (10 %)", "Melding_WS (10 %)"}
     report = (out / "report.md").read_text()
-    assert docs.read_text() == report
+    assert docs.read_text() == report and (docs.parent / "experiments_stains.png").is_file()
+    assert (out / "experiments_stains.png").is_file() and "experiments_stains.png" in report
     for text in ("## Table II", "## Table I", f"R_DW {STAIN_CLASS} ↓", f"R_PX {STAIN_CLASS} ↓", "Real_WS",
                  "Synth_WS+DR+DA (ft 10 %)", "Melding_WS (100 %, K/2)", "without an analogue", " ± "):
         assert text in report, text

@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     from seqcore.experiments import paper_report as rep
     from seqcore.experiments.paper import PaperRun
+    from seqcore.experiments.stained import stain_examples
 
     start = time.perf_counter()
     settings = _settings(args)
@@ -56,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         else f"seqcore experiment paper --out {args.out}" + (" --quick" if args.quick else "")
     context = {
         "command": command, "seconds": time.perf_counter() - start,
+        "row_seconds": sum(r.get("seconds", 0.0) for per in results.values() for r in per.values()),
         "cpu": f"{os.cpu_count()} CPU cores, torch threads {__import__('torch').get_num_threads()}",
         "settings": asdict(settings),
         "images": {"train": len(paper.train), "val": len(paper.val), "test": len(paper.test)},
@@ -63,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     }
     report = rep.report_markdown(agg, stains, low, context)
     (args.out / "report.md").write_text(report)
+    stain_examples(paper.test.base, paper.test, args.out / rep.STAIN_FIGURE)
     document = {**context, "rows": {name: {"kind": paper.rows[name].kind, "reference": paper.rows[name].reference,
                                            "fraction": paper.rows[name].fraction, **agg[name],
                                            "per_order": {str(o): r for o, r in results[name].items()}}
@@ -72,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if args.docs is not None:
         args.docs.parent.mkdir(parents=True, exist_ok=True)
         args.docs.write_text(report)
+        shutil.copyfile(args.out / rep.STAIN_FIGURE, args.docs.parent / rep.STAIN_FIGURE)
     met = sum(s["meets_target"] for s in stains)
     print(f"wrote {args.out / 'report.md'} and results.json: {len(results)} rows, stain target met by {met} "
           f"of {len(stains)} pairs, in {context['seconds'] / 60:.1f} min")

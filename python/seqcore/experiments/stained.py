@@ -79,3 +79,24 @@ class StainedDataset(Dataset):
         shape = image.shape[:2]
         return Sample(sample.name, stained, sample.label,
                       lambda: stained_ground_truth(sample.gt, stains, shape))
+
+
+def stain_examples(base: Dataset, stained: Dataset, path, count: int = 3) -> None:
+    """A PNG of ``count`` images side by side: clean | stained | classes (red defect, cyan water stain)."""
+    rows = []
+    for k in np.unique(np.linspace(0, len(base) - 1, count).round().astype(int)):
+        clean, sample = base[int(k)], stained[int(k)]
+        gray = [cv2.cvtColor(x.image, cv2.COLOR_GRAY2BGR) if x.image.ndim == 2 else x.image for x in (clean, sample)]
+        colours = np.zeros_like(gray[0])
+        stain = sample.gt.class_mask == sample.gt.class_id(STAIN_CLASS)
+        colours[(sample.gt.class_mask > 0) & ~stain] = (0, 0, 255)
+        colours[stain] = (255, 255, 0)
+        height = 200
+        scaled = [cv2.resize(g, (max(1, round(g.shape[1] * height / g.shape[0])), height),
+                             interpolation=cv2.INTER_NEAREST) for g in (*gray, colours)]
+        gap = np.full((height, 4, 3), 255, np.uint8)
+        rows.append(np.hstack([scaled[0], gap, scaled[1], gap, scaled[2]]))
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    if not cv2.imwrite(str(path), np.vstack(rows)):
+        raise OSError(f"could not write {path}")
