@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, help="magnetic-tile root (default: data_root('magnetic_tile'))")
     parser.add_argument("--docs", type=Path, metavar="MD", help="also write the report here (docs/experiments.md)")
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--budget-min", type=float, metavar="M",
+                        help="start no new row after M minutes (claim rows first); the report lists rows not run")
 
 
 def _settings(args: argparse.Namespace):
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     settings = _settings(args)
     paper = PaperRun(args.out, settings, args.data)
-    results = paper.run()
+    results = paper.run(None if args.budget_min is None else 60 * args.budget_min)
     agg = rep.aggregate(results)
     stains, low = rep.stain_claims(agg), rep.low_data_claims(agg, paper.rows)
     command = "seqcore " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["experiment"] \
@@ -63,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         "settings": asdict(settings),
         "images": {"train": len(paper.train), "val": len(paper.val), "test": len(paper.test)},
         "defects": list(paper.test.defect_classes), "impurities": list(paper.test.impurity_classes),
+        "not_run": [name for name in paper.rows if name not in results],
     }
     report = rep.report_markdown(agg, stains, low, context)
     (args.out / "report.md").write_text(report)

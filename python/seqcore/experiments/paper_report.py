@@ -193,6 +193,8 @@ def report_markdown(agg: Mapping[str, Mapping[str, Any]], stains: list[dict[str,
         not_reproduced_markdown(),
         "",
     ]
+    if context["not_run"]:
+        lines += ["## Rows not run (time budget `--budget-min`)", "", ", ".join(context["not_run"]), ""]
     if s["quick"]:
         lines.insert(2, "**Quick mode** (CI size): the figures only show that the protocol runs.\n")
     return "\n".join(lines)
