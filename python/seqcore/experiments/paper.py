@@ -310,14 +310,14 @@ class PaperRun:
                 or (row.kind in ("ft", "meld") and row.fraction == low and row.capacity_factor == 1.0)}
 
     def run(self, budget_s: float | None = None) -> dict[str, dict[int, dict[str, Any]]]:
-        """Order 0 and then the spread orders, first of the claim rows, then of the others.
+        """Order 0 and then the spread orders: of Real / Real_WS, of the other claim rows, of the rest.
 
         With ``budget_s``, no new row is started after that many seconds; rows not run are absent.
         """
         start = time.perf_counter()
         results: dict[str, dict[int, dict[str, Any]]] = {}
-        claims = self.claim_rows()
-        for phase in (claims, set(self.rows) - claims):
+        claims, pair = self.claim_rows(), {"Real", "Real_WS"}  # the stain pair (with its spread) first of all
+        for phase in (pair, claims - pair, set(self.rows) - claims - pair):
             names = [name for name in self.rows if name in phase]  # table order: sources first
             for name in tqdm(names, desc="paper rows", unit="row", disable=not self.progress):
                 if budget_s is not None and time.perf_counter() - start > budget_s:
