@@ -143,9 +143,9 @@ cv::Mat mirror_pad(const cv::Mat& img, int left, int right, int top, int bottom)
 
 int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
-/// Python's as_float_image: RGB CV_32FC3 in [0, 1] from 8-bit (/255), 16-bit (/65535) or float
-/// ([0, 1], finite) pixels with 1, 3 (BGR) or 4 (BGRA, alpha dropped) channels.
-cv::Mat as_float_image(const cv::Mat& image) {
+/// The checks of Python's as_float_image: 8-bit, 16-bit or float ([0, 1], finite) pixels with
+/// 1, 3 (BGR) or 4 (BGRA) channels; throws InspectError otherwise.
+void check_image(const cv::Mat& image) {
   if (image.empty()) throw InspectError("inspect: the image is empty");
   if (image.dims != 2)
     throw InspectError("inspect: the image must be a 2-D Mat (rows x cols x channels), got " +
@@ -154,23 +154,26 @@ cv::Mat as_float_image(const cv::Mat& image) {
   if (ch != 1 && ch != 3 && ch != 4)
     throw InspectError("inspect: the image must have 1 (gray), 3 (BGR) or 4 (BGRA) channels, got " +
                        std::to_string(ch));
-  cv::Mat pixels;
-  switch (image.depth()) {
-    case CV_8U: image.convertTo(pixels, CV_32F, 1.0 / 255.0); break;
-    case CV_16U: image.convertTo(pixels, CV_32F, 1.0 / 65535.0); break;
-    case CV_32F:
-    case CV_64F: {
-      image.convertTo(pixels, CV_32F);
-      double lo = 0.0, hi = 0.0;
-      if (!cv::checkRange(pixels, true)) throw InspectError("inspect: the image contains NaN or inf");
-      cv::minMaxIdx(pixels.reshape(1), &lo, &hi);
-      if (lo < 0.0 || hi > 1.0) throw InspectError("inspect: float images must lie in [0, 1]");
-      break;
-    }
-    default:
-      throw InspectError("inspect: unsupported pixel depth (use 8-bit, 16-bit unsigned or float in [0, 1]), got " +
-                         cv::typeToString(image.type()));
+  const int depth = image.depth();
+  if (depth != CV_8U && depth != CV_16U && depth != CV_32F && depth != CV_64F)
+    throw InspectError("inspect: unsupported pixel depth (use 8-bit, 16-bit unsigned or float in [0, 1]), got " +
+                       cv::typeToString(image.type()));
+  if (depth == CV_32F || depth == CV_64F) {  // checked as float32, as Python does
+    cv::Mat pixels;
+    image.convertTo(pixels, CV_32F);
+    if (!cv::checkRange(pixels, true)) throw InspectError("inspect: the image contains NaN or inf");
+    double lo = 0.0, hi = 0.0;
+    cv::minMaxIdx(pixels.reshape(1), &lo, &hi);
+    if (lo < 0.0 || hi > 1.0) throw InspectError("inspect: float images must lie in [0, 1]");
   }
+}
+
+/// Python's as_float_image on checked pixels (any part of an image): RGB CV_32FC3 in [0, 1],
+/// 8-bit / 255, 16-bit / 65535, float as it is; alpha dropped.
+cv::Mat as_float_image(const cv::Mat& image) {
+  const int ch = image.channels();
+  cv::Mat pixels;
+  image.convertTo(pixels, CV_32F, image.depth() == CV_8U ? 1.0 / 255.0 : image.depth() == CV_16U ? 1.0 / 65535.0 : 1.0);
   cv::Mat rgb;
   cv::cvtColor(pixels, rgb, ch == 1 ? cv::COLOR_GRAY2RGB : ch == 3 ? cv::COLOR_BGR2RGB : cv::COLOR_BGRA2RGB);
   return rgb;
@@ -330,7 +333,7 @@ double Inspector::threshold() const { return impl_->threshold; }
 
 Result Inspector::inspect(const cv::Mat& image, const cv::Mat& roi_in) const {
   const Impl& m = *impl_;
-  const cv::Mat rgbf = as_float_image(image);
+  check_image(image);
   cv::Mat roi;
   if (!roi_in.empty()) {
     if (roi_in.type() != CV_8UC1 || roi_in.dims != 2 || roi_in.size() != image.size())
@@ -347,10 +350,13 @@ Result Inspector::inspect(const cv::Mat& image, const cv::Mat& roi_in) const {
     ph = std::max(1, static_cast<int>(std::nearbyint(image.rows * scale)));  // Python round(): half to even
     pw = std::max(1, static_cast<int>(std::nearbyint(image.cols * scale)));
   }
-  cv::Mat prepared = rgbf;
-  if (ph != image.rows || pw != image.cols) {
+  // Python resizes the float image; unsized images are converted tile by tile (elementwise, so the
+  // same values) to keep one 8-bit copy instead of a float one in memory.
+  const bool sized = ph != image.rows || pw != image.cols;
+  cv::Mat prepared = image;
+  if (sized) {
     const bool shrink = static_cast<long>(ph) * pw < static_cast<long>(image.rows) * image.cols;
-    cv::resize(rgbf, prepared, cv::Size(pw, ph), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
+    cv::resize(as_float_image(image), prepared, cv::Size(pw, ph), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
   }
   if (m.border && std::min(ph, pw) <= m.border)
     throw InspectError("inspect: the image (" + std::to_string(pw) + "x" + std::to_string(ph) +
@@ -360,8 +366,25 @@ Result Inspector::inspect(const cv::Mat& image, const cv::Mat& roi_in) const {
   const std::size_t nb = m.index.size();
   std::vector<cv::Mat> grids(nb);
   for (auto& g : grids) g = cv::Mat::zeros(gh, gw, CV_32F);
-  std::vector<std::int64_t> nn_index(m.nn_score ? static_cast<std::size_t>(gh) * gw : 0);
-  std::vector<float> primary(m.nn_score ? static_cast<std::size_t>(gh) * gw * m.dim : 0);
+  // fuse_grids (all banks share the stride): mean of grid / nominal scale, filled tile by tile
+  cv::Mat grid = nb > 1 ? cv::Mat(gh, gw, CV_32F, cv::Scalar(0.0)) : grids[0];
+  // SequentialPatchCore.scores ranks the fused grid, zero outside the region of interest
+  // (cell_means(roi) > 0: cells that overlap it); only the top cell's bank-0 feature is kept.
+  cv::Mat cell_in_roi;
+  if (m.nn_score && !roi.empty()) {
+    cv::Mat small;
+    cv::resize(roi, small, cv::Size(pw, ph), 0, 0, cv::INTER_NEAREST);
+    cv::Mat big = cv::Mat::zeros(gh * s, gw * s, CV_32F);
+    small.convertTo(big(cv::Rect(0, 0, pw, ph)), CV_32F, 1.0 / 255.0);
+    cell_in_roi = cv::Mat::zeros(gh, gw, CV_8U);
+    for (int y = 0; y < gh; ++y)
+      for (int x = 0; x < gw; ++x)
+        cell_in_roi.at<unsigned char>(y, x) = cv::sum(big(cv::Rect(x * s, y * s, s, s)))[0] > 0.0;
+  }
+  float top = -INFINITY;                           // ranked value of the top cell (first in raster order)
+  std::size_t top_cell = 0;                        // its raster index
+  std::int64_t top_nn = 0;                         // its nearest bank-0 point
+  std::vector<float> top_feature(m.dim);           // its bank-0 feature
   // _tile_boxes
   struct Box { int y0, y1, x0, x1, cy0, cy1, cx0, cx1; };
   std::vector<Box> boxes;
@@ -382,12 +405,12 @@ Result Inspector::inspect(const cv::Mat& image, const cv::Mat& roi_in) const {
     std::unique_ptr<FeatureEngine>& e;
     ~Return() { if (e) m.give_back(std::move(e)); }
   } give_back{m, engine};
-  std::vector<float> queries, dist;
-  std::vector<std::int64_t> idx;
+  std::vector<float> queries, dist, queries0;
+  std::vector<std::int64_t> idx, idx0;
   for (const Box& b : boxes) {
     // backbone_levels: mirrored border, then alignment padding at the bottom/right
-    cv::Mat tile = mirror_pad(prepared(cv::Range(b.y0, b.y1), cv::Range(b.x0, b.x1)), m.border, m.border, m.border,
-                              m.border);
+    const cv::Mat crop = prepared(cv::Range(b.y0, b.y1), cv::Range(b.x0, b.x1));
+    cv::Mat tile = mirror_pad(sized ? crop : as_float_image(crop), m.border, m.border, m.border, m.border);
     tile = mirror_pad(tile, 0, (m.align - tile.cols % m.align) % m.align, 0, (m.align - tile.rows % m.align) % m.align);
     cv::Mat blob = cv::dnn::blobFromImage(tile);  // (1, 3, H, W), channels kept (already RGB)
     std::vector<cv::Mat> feats;
@@ -420,43 +443,38 @@ Result Inspector::inspect(const cv::Mat& image, const cv::Mat& roi_in) const {
       m.index[k]->query(queries.data(), n, dist.data(), idx.data());
       const int oy = b.cy0 / s, ox = b.cx0 / s;
       for (int y = 0; y < bh; ++y)
+        for (int x = 0; x < bw; ++x) grids[k].at<float>(oy + y, ox + x) = dist[static_cast<std::size_t>(y) * bw + x];
+      if (k == 0 && m.nn_score) {  // kept for ranking once every bank has been scored
+        std::swap(queries, queries0);
+        std::swap(idx, idx0);
+        queries.resize(n * d);
+        idx.resize(n);
+      }
+    }
+    const cv::Rect cells(b.cx0 / s, b.cy0 / s, bw, bh);
+    if (nb > 1) {
+      cv::Mat g = grid(cells);
+      for (std::size_t k = 0; k < nb; ++k) g += grids[k](cells) / static_cast<float>(m.scales[k]);
+      g /= static_cast<float>(nb);
+    }
+    if (m.nn_score)
+      for (int y = 0; y < bh; ++y)
         for (int x = 0; x < bw; ++x) {
-          const std::size_t i = static_cast<std::size_t>(y) * bw + x;
-          grids[k].at<float>(oy + y, ox + x) = dist[i];
-          if (k == 0 && m.nn_score) {
-            const std::size_t g = static_cast<std::size_t>(oy + y) * gw + (ox + x);
-            nn_index[g] = idx[i];
-            std::copy(queries.begin() + i * d, queries.begin() + (i + 1) * d, primary.begin() + g * d);
+          const int gy = cells.y + y, gx = cells.x + x;
+          const float r = cell_in_roi.empty() || cell_in_roi.at<unsigned char>(gy, gx) ? grid.at<float>(gy, gx) : 0.0f;
+          const std::size_t g = static_cast<std::size_t>(gy) * gw + gx, i = static_cast<std::size_t>(y) * bw + x;
+          if (r > top || (r == top && g < top_cell)) {  // np.argmax: the first maximum in raster order
+            top = r;
+            top_cell = g;
+            top_nn = idx0[i];
+            std::copy(queries0.begin() + i * d, queries0.begin() + (i + 1) * d, top_feature.begin());
           }
         }
-    }
-  }
-  // fuse_grids (all banks share the stride): mean of grid / nominal scale
-  cv::Mat grid = grids[0];
-  if (nb > 1) {
-    grid = cv::Mat(gh, gw, CV_32F, cv::Scalar(0.0));  // a new buffer (assigning zeros() would overwrite grids[0])
-    for (std::size_t k = 0; k < nb; ++k) grid += grids[k] / static_cast<float>(m.scales[k]);
-    grid /= static_cast<float>(nb);
   }
   Result result;
-  if (m.nn_score) {  // SequentialPatchCore.scores + nn_reweighted_score
-    cv::Mat ranked = grid;
-    if (!roi.empty()) {
-      cv::Mat small;  // cell_means(...) > 0: cells that overlap the region of interest
-      cv::resize(roi, small, cv::Size(pw, ph), 0, 0, cv::INTER_NEAREST);
-      cv::Mat big = cv::Mat::zeros(gh * s, gw * s, CV_32F);
-      small.convertTo(big(cv::Rect(0, 0, pw, ph)), CV_32F, 1.0 / 255.0);
-      ranked = grid.clone();
-      for (int y = 0; y < gh; ++y)
-        for (int x = 0; x < gw; ++x)
-          if (cv::sum(big(cv::Rect(x * s, y * s, s, s)))[0] <= 0.0) ranked.at<float>(y, x) = 0.0f;
-    }
-    std::size_t worst = 0;
-    const float* r = ranked.ptr<float>();
-    for (std::size_t i = 1; i < static_cast<std::size_t>(gh) * gw; ++i)
-      if (r[i] > r[worst]) worst = i;
-    const float* x = primary.data() + worst * m.dim;
-    const std::int64_t* sup = m.support.data() + static_cast<std::size_t>(nn_index[worst]) * m.support_k;
+  if (m.nn_score) {  // nn_reweighted_score of the top cell
+    const float* x = top_feature.data();
+    const std::int64_t* sup = m.support.data() + static_cast<std::size_t>(top_nn) * m.support_k;
     std::vector<double> dd(m.support_k);
     double dmax = -1.0;
     for (std::size_t j = 0; j < m.support_k; ++j) {
@@ -471,7 +489,7 @@ Result Inspector::inspect(const cv::Mat& image, const cv::Mat& roi_in) const {
     }
     double total = 0.0;
     for (double v : dd) total += std::exp(v - dmax);
-    result.image_score = (1.0 - std::exp(dd[0] - dmax) / total) * static_cast<double>(r[worst]);
+    result.image_score = (1.0 - std::exp(dd[0] - dmax) / total) * static_cast<double>(top);
   }
   // anomaly_map: nearest upsampling to the prepared size, Gaussian blur, linear resize to the input
   cv::Mat up;

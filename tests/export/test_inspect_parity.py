@@ -186,7 +186,7 @@ def _cmake() -> str:
 def test_example_builds_against_the_installed_package(case, tmp_path):
     """cpp/examples/inspect_line, a separate CMake project linking only seqcore::inspect, configured
     with find_package(seqcore) against an install into a temporary prefix; it gives the tool's score."""
-    model, _, paths, out = case
+    model, images, paths, out = case
     build = _tool().parent.parent  # the build tree that holds seqcore_inspect (OpenCV was found there)
     if not (build / "CMakeCache.txt").is_file():
         pytest.skip(f"{build} is not a CMake build tree (SEQCORE_INSPECT points outside one)")
@@ -204,7 +204,7 @@ def test_example_builds_against_the_installed_package(case, tmp_path):
                          timeout=120)
     assert run.returncode in (0, 3), run.stderr
     score = float(run.stdout.split()[1])
-    found, _ = _run((model, [None], paths[:1], out))[0]
+    found, _ = _run((model, images[:1], paths[:1], out))[0]
     assert score == pytest.approx(found["image_score"], rel=1e-5)
     assert (run.returncode == 3) == found["anomalous"]
     assert run.stdout.count("  defect at") == len(found["defects"])

@@ -65,7 +65,9 @@ std::unique_ptr<FeatureEngine> make_opencv_engine(const std::string& onnx_path);
 
 /// Loaded exported model (``seqcore export MODEL --out DIR``: DIR/model.safetensors and
 /// DIR/extractor.onnx). Memory: the banks (K x d floats each, shared read-only) plus one
-/// engine per concurrently running inspect call. Thread-safe: concurrent inspect calls on
+/// engine per concurrently running inspect call; during a call, a few float maps of the
+/// image's size and one tile's network blobs (images the model does not resize are converted
+/// to float tile by tile). Thread-safe: concurrent inspect calls on
 /// one Inspector each borrow their own engine from an internal pool.
 class Inspector {
  public:
