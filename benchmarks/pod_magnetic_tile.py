@@ -7,7 +7,7 @@ The runs themselves (through the bench lock; the model is the library default tr
   seqcore pod mt.safetensors --dataset magnetic-tile DATA --split val --threshold-rule nominal-quantile:0.99 \
       --sizes 2,4,8,16,32,48 --trials 30 --out pod_nominal-quantile
   seqcore pod mt.safetensors --dataset magnetic-tile DATA --split val --sizes 2,4,8,16,32,48 --trials 10 --out pod_f1
-Usage: python benchmarks/pod_magnetic_tile.py RUNS_DIR (holding pod_nominal-quantile/ and pod_f1/).
+Usage: python benchmarks/pod_magnetic_tile.py RUNS_DIR (holding mt.safetensors, pod_nominal-quantile/, pod_f1/).
 """
 from __future__ import annotations
 
@@ -27,8 +27,17 @@ RUNS = {"nominal-quantile:0.99 (good images only)": "pod_nominal-quantile", "f1 
 def main(runs_dir: Path) -> None:
     results = {"what": "POD vs pasted defect size on magnetic-tile val good images (seqcore pod)",
                "commands": __doc__.split("(through the bench lock;")[1].split("Usage:")[0].strip(), "runs": {}}
-    fig, axes = plt.subplots(1, len(RUNS), figsize=(12, 4.4), sharey=True)
-    for ax, (label, folder) in zip(axes, RUNS.items(), strict=True):
+    present = {label: folder for label, folder in RUNS.items() if (runs_dir / folder / "pod.json").is_file()}
+    results["not_run"] = sorted(set(RUNS) - set(present))
+    if (runs_dir / "mt.safetensors").is_file():
+        from seqcore import load_model
+
+        meta = load_model(runs_dir / "mt.safetensors", coreset=False)[1]
+        keys = ("capacity", "scales", "image_score", "blur_sigma", "threshold", "history")
+        results["model"] = {k: meta.get(k) for k in keys} | {"threshold_rule": meta.get("threshold_rule", "f1")}
+    fig, axes = plt.subplots(1, len(present), figsize=(6 * len(present), 4.4), sharey=True, squeeze=False)
+    axes = axes[0]
+    for ax, (label, folder) in zip(axes, present.items(), strict=True):
         run = json.loads((runs_dir / folder / "pod.json").read_text())
         run.pop("model", None)
         results["runs"][label] = run
