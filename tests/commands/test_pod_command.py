@@ -60,6 +60,7 @@ def test_pod_writes_curves_and_plot(setup, tmp_path):
     assert [c["kind"] for c in summary["curves"]] == ["dot", "scar"]
     for curve in summary["curves"]:
         assert curve["pod"] == [h / 4 for h in curve["hits"]]
+        assert [len(p) for p in curve["peaks"]] == [4, 4] and max(max(p) for p in curve["peaks"]) < 1e9
         assert curve["size_mm"] == pytest.approx([0.1, 1.2])
         assert curve["a90_px"] is None and curve["a90_mm"] is None
     with Image.open(tmp_path / "a" / "pod.png") as png:

@@ -71,6 +71,7 @@ def test_pod_curve_summary_matches_its_hits():
                       clean_maps=[_score(g) for g in goods], rois=["a", "b", "c", "d"])
     assert seen[:5] == ["a", "b", "c", "d", "a"]  # trial i uses good image i mod 4 and its roi
     assert curve["pod"] == [h / 10 for h in curve["hits"]]
+    assert curve["hits"] == [sum(p >= threshold for p in peaks) for peaks in curve["peaks"]]
     assert curve["baseline"] == [0.0, 0.0]  # the threshold is above every good image's map
     assert all(lo <= p <= hi for lo, p, hi in zip(curve["ci95_low"], curve["pod"], curve["ci95_high"], strict=True))
     assert curve["a90_px"] == size_reaching([2, 30], curve["pod"])

@@ -75,7 +75,8 @@ def pod_curve(score_map: Callable[[np.ndarray], np.ndarray], good_images: Sequen
               clean_maps: Sequence[np.ndarray] | None = None, rois: Sequence[np.ndarray | None] | None = None,
               contrast: float = 60.0) -> dict:
     """POD per size: share of ``trials`` pasted defects whose footprint reaches ``threshold`` in the map,
-    with its confidence band, a90 and a90/95. With ``clean_maps`` (each good image's own map), also the
+    with its confidence band, a90 and a90/95, and each trial's footprint maximum (``peaks``: POD at any other
+    threshold without scoring again). With ``clean_maps`` (each good image's own map), also the
     share of footprints the unchanged image already reaches (``baseline``: hits a defect did not cause).
     With ``rois``, ``score_map`` is called as ``score_map(image, roi)`` with the good image's region of interest."""
     if not good_images:
@@ -85,14 +86,17 @@ def pod_curve(score_map: Callable[[np.ndarray], np.ndarray], good_images: Sequen
     if trials < 1:
         raise ValueError(f"trials must be >= 1, got {trials}")
     rng = np.random.default_rng(seed)
-    hits, baseline = [], []
+    hits, baseline, peaks = [], [], []
     for size in sizes:
         hit = base = 0
+        peaks.append([])
         for trial in range(trials):
             index = trial % len(good_images)
             pasted, footprint = paste_defect(good_images[index], kind, int(size), rng, contrast)
             amap = score_map(pasted) if rois is None else score_map(pasted, rois[index])
-            hit += bool(np.asarray(amap)[footprint].max() >= threshold)
+            peak = float(np.asarray(amap)[footprint].max())
+            peaks[-1].append(peak)
+            hit += bool(peak >= threshold)
             if clean_maps is not None:
                 base += bool(np.asarray(clean_maps[index])[footprint].max() >= threshold)
         hits.append(hit)
@@ -102,7 +106,8 @@ def pod_curve(score_map: Callable[[np.ndarray], np.ndarray], good_images: Sequen
     lower = [lower_bound(h, trials) for h in hits]
     out = {"kind": kind, "size_px": [int(s) for s in sizes], "pod": pod, "hits": hits, "trials": trials,
            "threshold": threshold, "ci95_low": [b[0] for b in band], "ci95_high": [b[1] for b in band],
-           "lower95": lower, "a90_px": size_reaching(sizes, pod), "a90_95_px": size_reaching(sizes, lower)}
+           "lower95": lower, "a90_px": size_reaching(sizes, pod), "a90_95_px": size_reaching(sizes, lower),
+           "peaks": peaks}
     if clean_maps is not None:
         out["baseline"] = baseline
     return out
