@@ -205,3 +205,13 @@ def test_threshold_rule_is_stored_and_old_files_read_as_f1(old_meta):
     for bad in ("f2", 3, "impurity-cap:2"):
         with pytest.raises(ModelFileError, match="threshold"):
             PatchCoreMetadata.from_dict(dict(old_meta, threshold_rule=bad))
+
+
+def test_pixel_size_is_optional_and_validated(old_meta):
+    assert PatchCoreMetadata.from_dict(old_meta).pixel_size_mm is None
+    assert "pixel_size_mm" not in PatchCoreMetadata.from_dict(old_meta).to_dict()  # old files write the same keys
+    schema = PatchCoreMetadata.from_dict(dict(old_meta, pixel_size_mm=0.025))
+    assert schema.pixel_size_mm == 0.025 and PatchCoreMetadata.from_dict(schema.to_dict()) == schema
+    for bad in (0, -1.0, float("nan"), "0.1", True, 1e9):
+        with pytest.raises(ModelFileError, match="pixel_size_mm"):
+            PatchCoreMetadata.from_dict(dict(old_meta, pixel_size_mm=bad))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from pathlib import Path
 
@@ -38,7 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--html", action="store_true",
                         help="also write report.html: self-contained page with a threshold slider and a gallery")
     parser.add_argument("--gallery", type=int, default=24, help="images in the HTML gallery")
-    parser.add_argument("--pixel-size", type=float, help="pixel size in mm: areas in mm², false calls per m²")
+    parser.add_argument("--pixel-size", type=float,
+                        help="pixel size in mm: areas in mm², false calls per m² (default: the model's, "
+                             "as `seqcore predict` recorded it in scores.json)")
     parser.add_argument("--min-area-mm2", type=float,
                         help="minimum predicted component area in mm² (needs --pixel-size; replaces --min-area)")
 
@@ -78,7 +81,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _physical_units(args: argparse.Namespace, details: dict) -> None:
-    """Check --pixel-size, turn --min-area-mm2 into --min-area pixels and note both in the details."""
+    """Check --pixel-size (else take the model's from the predictions' scores.json), turn --min-area-mm2
+    into --min-area pixels and note both in the details."""
+    if args.pixel_size is None:
+        args.pixel_size = _recorded_pixel_size(args.predictions)
     if args.pixel_size is not None and not args.pixel_size > 0:
         raise ValueError(f"--pixel-size must be a positive number of mm per pixel, got {args.pixel_size}")
     if args.min_area_mm2 is not None:
@@ -88,6 +94,15 @@ def _physical_units(args: argparse.Namespace, details: dict) -> None:
         details["minimum area"] = f"{args.min_area_mm2:g} mm² = {args.min_area} px"
     if args.pixel_size is not None:
         details["pixel size"] = f"{args.pixel_size:g} mm (1 px = {args.pixel_size**2:.4g} mm²)"
+
+
+def _recorded_pixel_size(predictions: Path) -> float | None:
+    """The pixel size `seqcore predict` wrote into scores.json (the model's), None when absent or unreadable."""
+    try:
+        value = json.loads((predictions / "scores.json").read_text()).get("pixel_size_mm")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _write_html(args: argparse.Namespace, maps_dir: Path, split: Dataset, evaluator: Evaluator, result,

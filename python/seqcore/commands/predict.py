@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_dataset_arguments(parser, "test")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] for the backbone")
     parser.add_argument("--no-overlays", action="store_true", help="skip the overlay PNGs")
+    parser.add_argument("--pixel-size", type=float, metavar="MM",
+                        help="mm per pixel (default: the model's, if it stores one): defect areas in mm² "
+                             "in scores.json")
 
 
 def overlay(image: np.ndarray, amap: np.ndarray, vmax: float, threshold: float | None) -> np.ndarray:
@@ -40,16 +43,28 @@ def overlay(image: np.ndarray, amap: np.ndarray, vmax: float, threshold: float |
     return out
 
 
+def _defect_row(defect, pixel_size: float | None) -> dict:
+    """One defect of the list as JSON: box and area in px, area in mm² when the pixel size is known."""
+    row = {"bbox": list(defect.bbox), "area_px": defect.area, "peak": defect.peak, "mean": defect.mean}
+    if pixel_size is not None:
+        row["area_mm2"] = defect.area * pixel_size**2
+    return row
+
+
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # shared CPUs: no spinning OpenMP threads
     import cv2
 
     from seqcore.models import load_method, predict_many
+    from seqcore.models.defects import defect_list
 
     model = load_method(args.model, device=args.device)
+    pixel_size = args.pixel_size if args.pixel_size is not None else getattr(model, "pixel_size_mm", None)
+    if pixel_size is not None and not pixel_size > 0:
+        raise ValueError(f"--pixel-size must be a positive number of mm per pixel, got {pixel_size}")
     data = open_from_args(args, *dataset_source(args, args.source))
     out = Path(args.out)
-    rows = []
+    rows, defects = [], {}
     for sample, pred in predict_many(model, data):
         map_path = out / "maps" / f"{sample.name}.npy"
         map_path.parent.mkdir(parents=True, exist_ok=True)
@@ -61,10 +76,17 @@ def run(args: argparse.Namespace) -> int:
             cv2.imwrite(str(png), overlay(sample.image, pred.anomaly_map, vmax, model.threshold))
         rows.append({"image": sample.name, "score": pred.score,
                      "anomalous": "" if pred.anomalous is None else int(pred.anomalous)})
+        if model.threshold is not None:
+            roi = None if sample.gt is None else sample.gt.roi
+            found = defect_list(pred.anomaly_map, model.threshold, roi)
+            defects[sample.name] = [_defect_row(d, pixel_size) for d in found]
     with (out / "scores.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["image", "score", "anomalous"])
         writer.writeheader()
         writer.writerows(rows)
-    (out / "scores.json").write_text(json.dumps({"threshold": model.threshold, "images": rows}, indent=1))
+    summary = {"threshold": model.threshold, "pixel_size_mm": pixel_size, "images": rows}
+    if model.threshold is not None:
+        summary["defects"] = defects
+    (out / "scores.json").write_text(json.dumps(summary, indent=1))
     print(f"wrote {len(rows)} prediction(s) to {out}" + (f", skipped {len(data.skipped)}" if data.skipped else ""))
     return 0

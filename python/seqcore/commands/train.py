@@ -14,8 +14,10 @@ from seqcore.features.config import NORMALIZATIONS
 from seqcore.models.patchcore.feature_cache import DEFAULT_CACHE_BYTES
 from seqcore.models.patchcore.scoring import IMAGE_SCORES
 from seqcore.models.patchcore.strategies import DEFAULT_STOP_FRACTION
+from seqcore.models.schema import MAX_SIZE
 
-CHECKPOINT_IGNORED = ("out", "checkpoint", "checkpoint_every", "resume", "cache_gb")  # options a resume may change
+# options a resume may change (the pixel size is stored, it does not change the fit)
+CHECKPOINT_IGNORED = ("out", "checkpoint", "checkpoint_every", "resume", "cache_gb", "pixel_size")
 
 NAME = "train"
 HELP = "train a SequentialPatchCore model on nominal images (fine-tune with --init)"
@@ -64,6 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold-rule", default="f1",
                         help="how --val sets the threshold: f1, recall-at-false-calls:R, impurity-cap:C, "
                              "nominal-quantile:Q[:image] (see README, threshold rules)")
+    parser.add_argument("--pixel-size", type=float, metavar="MM",
+                        help="mm per pixel of the images, stored in the model: predict/evaluate give areas in mm²")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] for the backbone")
     parser.add_argument("--bf16", action="store_true", help="run the backbone in bfloat16")
@@ -96,6 +100,10 @@ def run(args: argparse.Namespace) -> int:
     from seqcore.models.patchcore.method import DEFAULT_SIGMAS
 
     kind, root = dataset_source(args, args.data)
+    patchcore = args.method in ("sequential", "greedy")
+    if args.pixel_size is not None and (not patchcore or not 0 < args.pixel_size <= MAX_SIZE):
+        raise ValueError("--pixel-size is a positive number of mm per pixel, stored by PatchCore models "
+                         f"(--method sequential|greedy); got {args.pixel_size} with --method {args.method}")
     if args.method in train_supervised.SUPERVISED_METHODS:
         return train_supervised.run(args, kind, root)
     if args.method == "simplenet":
@@ -178,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
         threshold = calibrate(model, val, sigmas=sigmas, rule=args.threshold_rule)
         chosen = f"blur σ {model.blur_sigma:g} ({'chosen' if sigmas else 'given'}), "
         print(f"{chosen}threshold ({model.threshold_rule} on {args.val}): {threshold:.6g}")
+    if args.pixel_size is not None:
+        model.pixel_size_mm = args.pixel_size
     model.save(args.out)
     print(f"wrote {args.out}")
     return 0

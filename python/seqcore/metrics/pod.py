@@ -3,7 +3,9 @@
 Synthetic defects of given sizes are pasted into good images — ``dot`` (dark disk of that diameter),
 ``scratch`` (thin dark line of that length), ``dent`` (smooth dark bump of that diameter) and ``scar``
 (bright thin line of that length) — and a pasted defect counts as detected when the anomaly map reaches
-the threshold somewhere inside its (dilated by 2 px) footprint.
+the threshold somewhere inside its (dilated by 2 px) footprint. Each size's POD comes with a two-sided
+Clopper-Pearson band and its one-sided lower bound; ``a90`` is the smallest size whose POD reaches 90 %
+and ``a90/95`` the smallest whose 95 % lower bound does (NDT's a90/95), both None when not reached.
 """
 from __future__ import annotations
 
@@ -41,17 +43,71 @@ def paste_defect(image: np.ndarray, kind: str, size: int, rng: np.random.Generat
     return np.clip(out, 0, 255).astype(image.dtype), footprint
 
 
+def clopper_pearson(hits: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) two-sided binomial interval of a detection probability."""
+    from scipy.stats import beta
+
+    alpha = 1.0 - confidence
+    low = 0.0 if hits == 0 else float(beta.ppf(alpha / 2, hits, trials - hits + 1))
+    high = 1.0 if hits == trials else float(beta.ppf(1 - alpha / 2, hits + 1, trials - hits))
+    return low, high
+
+
+def lower_bound(hits: int, trials: int, confidence: float = 0.95) -> float:
+    """One-sided exact lower confidence bound of a detection probability (the '95' of a90/95)."""
+    from scipy.stats import beta
+
+    return 0.0 if hits == 0 else float(beta.ppf(1.0 - confidence, hits, trials - hits + 1))
+
+
+def size_reaching(sizes: Sequence[int], values: Sequence[float], level: float = 0.9) -> int | None:
+    """Smallest size from which on every larger size's value is >= ``level`` (None if the largest is below)."""
+    size = None
+    for s, v in sorted(zip(sizes, values, strict=True), reverse=True):
+        if v < level:
+            break
+        size = int(s)
+    return size
+
+
 def pod_curve(score_map: Callable[[np.ndarray], np.ndarray], good_images: Sequence[np.ndarray], kind: str,
-              sizes: Sequence[int], threshold: float, trials: int = 20, seed: int = 0) -> dict[str, list]:
-    """POD per size: share of ``trials`` pasted defects whose footprint reaches ``threshold`` in the map."""
+              sizes: Sequence[int], threshold: float, trials: int = 20, seed: int = 0,
+              clean_maps: Sequence[np.ndarray] | None = None, rois: Sequence[np.ndarray | None] | None = None,
+              contrast: float = 60.0) -> dict:
+    """POD per size: share of ``trials`` pasted defects whose footprint reaches ``threshold`` in the map,
+    with its confidence band, a90 and a90/95, and each trial's footprint maximum (``peaks``: POD at any other
+    threshold without scoring again). With ``clean_maps`` (each good image's own map), also the
+    share of footprints the unchanged image already reaches (``baseline``: hits a defect did not cause).
+    With ``rois``, ``score_map`` is called as ``score_map(image, roi)`` with the good image's region of interest."""
     if not good_images:
         raise ValueError("pod_curve needs good images")
+    if rois is not None and len(rois) != len(good_images):
+        raise ValueError(f"{len(rois)} rois for {len(good_images)} good images")
+    if trials < 1:
+        raise ValueError(f"trials must be >= 1, got {trials}")
     rng = np.random.default_rng(seed)
-    pod = []
+    hits, baseline, peaks = [], [], []
     for size in sizes:
-        hits = 0
+        hit = base = 0
+        peaks.append([])
         for trial in range(trials):
-            pasted, footprint = paste_defect(good_images[trial % len(good_images)], kind, int(size), rng)
-            hits += bool(np.asarray(score_map(pasted))[footprint].max() >= threshold)
-        pod.append(hits / trials)
-    return {"kind": kind, "size_px": [int(s) for s in sizes], "pod": pod, "trials": trials, "threshold": threshold}
+            index = trial % len(good_images)
+            pasted, footprint = paste_defect(good_images[index], kind, int(size), rng, contrast)
+            amap = score_map(pasted) if rois is None else score_map(pasted, rois[index])
+            peak = float(np.asarray(amap)[footprint].max())
+            peaks[-1].append(peak)
+            hit += bool(peak >= threshold)
+            if clean_maps is not None:
+                base += bool(np.asarray(clean_maps[index])[footprint].max() >= threshold)
+        hits.append(hit)
+        baseline.append(base / trials)
+    pod = [h / trials for h in hits]
+    band = [clopper_pearson(h, trials) for h in hits]
+    lower = [lower_bound(h, trials) for h in hits]
+    out = {"kind": kind, "size_px": [int(s) for s in sizes], "pod": pod, "hits": hits, "trials": trials,
+           "threshold": threshold, "ci95_low": [b[0] for b in band], "ci95_high": [b[1] for b in band],
+           "lower95": lower, "a90_px": size_reaching(sizes, pod), "a90_95_px": size_reaching(sizes, lower),
+           "peaks": peaks}
+    if clean_maps is not None:
+        out["baseline"] = baseline
+    return out

@@ -10,6 +10,8 @@ Multi-scale keys (issue 14): ``scales`` (the banks' pool kernels, first = featur
 ``image_score`` ("max", or "nn"/"nn3": PatchCore's reweighting with 9/3 bank neighbours).
 ``threshold_rule`` (issue 21): the rule that chose ``threshold`` (metrics.operating syntax, e.g.
 "recall-at-false-calls:0.01"); written only when not "f1", and files without it read as "f1".
+``pixel_size_mm`` (issue 21): mm per pixel of the training images, for defect areas in mm²; written
+only when set, and files without it read as unknown (None).
 """
 from __future__ import annotations
 
@@ -71,6 +73,17 @@ def _number(minimum: float | None = None, maximum: float | None = None, optional
     return check
 
 
+def _positive(maximum: float, optional: bool = False) -> Check:
+    def check(value: Any) -> str | None:
+        if value is None and optional:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return f"must be a finite number, got {value!r}"
+        return None if 0 < value <= maximum else f"must lie in (0, {maximum:g}], got {value}"
+
+    return check
+
+
 def _one_of(names: tuple[str, ...]) -> Check:
     return lambda value: None if isinstance(value, str) and value in names else f"must be one of {names}, got {value!r}"
 
@@ -108,6 +121,7 @@ FIELD_CHECKS: dict[str, Check] = {
     "min_patch_brightness": _number(0.0, 1.0, optional=True),
     "threshold": _number(optional=True),
     "threshold_rule": _threshold_rule,
+    "pixel_size_mm": _positive(MAX_SIZE, optional=True),
     "seed": _integer(0, MAX_SEED),
     "history": _history,
     "versions": _versions,
@@ -173,6 +187,7 @@ class PatchCoreMetadata:
     min_patch_brightness: float | None = None
     threshold: float | None = None
     threshold_rule: str = "f1"
+    pixel_size_mm: float | None = None  # mm per pixel of the images, None when unknown
     seed: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
@@ -288,6 +303,8 @@ class PatchCoreMetadata:
         }
         if self.threshold_rule != "f1":
             data["threshold_rule"] = self.threshold_rule
+        if self.pixel_size_mm is not None:
+            data["pixel_size_mm"] = self.pixel_size_mm
         return data | {
             "seed": self.seed,
             "history": self.history,
@@ -317,6 +334,7 @@ class PatchCoreMetadata:
             min_patch_brightness=data.get("min_patch_brightness"),
             threshold=data.get("threshold"),
             threshold_rule=data.get("threshold_rule", "f1"),
+            pixel_size_mm=data.get("pixel_size_mm"),
             seed=data.get("seed", 0),
             history=data.get("history", []),
             versions=data.get("versions", {}),

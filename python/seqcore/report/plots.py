@@ -93,3 +93,28 @@ def plot_roc(result: EvaluationResult, path: Path) -> Path:
     right.set_title("Per-region overlap")
     right.grid(alpha=0.3)
     return _save(fig, path)
+
+
+def plot_pod(curves: list[dict], path: Path, title: str = "Probability of detection") -> Path:
+    """POD against defect size per defect kind (metrics.pod.pod_curve), 95 % Clopper-Pearson band, a90 marks."""
+    fig, ax = plt.subplots(figsize=(7.0, 4.4))
+    for curve in curves:
+        x = curve["size_px"]
+        a90 = curve["a90_px"]
+        label = f"{curve['kind']} (a90 {'—' if a90 is None else f'{a90} px'})"
+        (line,) = ax.plot(x, [100 * p for p in curve["pod"]], marker="o", label=label)
+        ax.fill_between(x, [100 * v for v in curve["ci95_low"]], [100 * v for v in curve["ci95_high"]],
+                        color=line.get_color(), alpha=0.15, linewidth=0)
+        if a90 is not None:
+            ax.axvline(a90, color=line.get_color(), linestyle=":", linewidth=1)
+    ax.axhline(90, color="0.5", linestyle="--", linewidth=0.8)
+    ax.set_xscale("log", base=2)
+    sizes = sorted({s for c in curves for s in c["size_px"]})
+    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.set_xlabel("defect size (px: dot/dent diameter, scratch/scar length)")
+    ax.set_ylabel("probability of detection (%)")
+    ax.set_ylim(-3, 103)
+    ax.grid(alpha=0.3)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    return _save(fig, path)

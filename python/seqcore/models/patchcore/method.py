@@ -141,6 +141,7 @@ class SequentialPatchCore:
         self.min_patch_brightness = min_patch_brightness
         self.threshold = threshold
         self.threshold_rule = "f1"  # the rule that chose ``threshold`` (metrics.operating)
+        self.pixel_size_mm: float | None = None  # mm per pixel of the images (defect areas in mm²), if known
         self.device = device
         self.coreset_device = coreset_device
         self.bf16 = bf16
@@ -523,6 +524,7 @@ class SequentialPatchCore:
             min_patch_brightness=self.min_patch_brightness,
             threshold=self.threshold,
             threshold_rule=self.threshold_rule,
+            pixel_size_mm=self.pixel_size_mm,
             seed=self.seed,
             history=self.history,
             versions=versions(),
@@ -574,6 +576,7 @@ class SequentialPatchCore:
         except (BackboneError, ValueError) as exc:
             raise ModelFileError(f"{path}: {exc}") from exc
         model.threshold_rule = schema.threshold_rule
+        model.pixel_size_mm = schema.pixel_size_mm
         return model
 
     def export(self, out_dir: str | Path) -> Path:
