@@ -13,6 +13,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "../src/json.hpp"
+#include "../src/safetensors.hpp"
 #include "seqcore/point_index.hpp"
 
 namespace seqcore {
@@ -36,25 +37,9 @@ std::size_t as_count(const JsonValue& v, const std::string& where) {
 
 /// Every tensor and the "seqcore" metadata text of a safetensors model file.
 std::map<std::string, Tensor> read_tensors(const std::string& path, std::string& metadata) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) bad(path, "cannot open (missing or unreadable)");
-  const auto file_size = static_cast<std::uint64_t>(in.tellg());
-  in.seekg(0);
-  if (file_size < 8) bad(path, "truncated (no safetensors header)");
-  unsigned char len_bytes[8];
-  in.read(reinterpret_cast<char*>(len_bytes), 8);
-  std::uint64_t header_len = 0;
-  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | len_bytes[i];
-  if (header_len > (100u << 20) || header_len > file_size - 8) bad(path, "truncated or not a safetensors file");
-  std::string header(header_len, '\0');
-  in.read(header.data(), static_cast<std::streamsize>(header_len));
-  if (!in) bad(path, "truncated header");
-  JsonValue root;
-  try {
-    root = detail::JsonParser(header).parse();
-  } catch (const std::runtime_error& e) {
-    bad(path, std::string("not a safetensors file (") + e.what() + ")");
-  }
+  std::ifstream in;
+  const auto [root, header_len, file_size] =
+      detail::read_safetensors_header(path, 100u << 20, in, [&](const std::string& why) { bad(path, why); });
   if (root.kind != JsonValue::Kind::Object) bad(path, "header is not an object");
   const JsonValue* meta = root.find("__metadata__");
   const JsonValue* format = meta ? meta->find("format") : nullptr;

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "json.hpp"
+#include "safetensors.hpp"
 
 namespace seqcore {
 namespace {
@@ -37,26 +38,9 @@ std::size_t as_size(const detail::JsonValue* v, const std::string& path, const c
 
 Model read_model(const std::string& path) {
   if (!little_endian()) bad(path, "big-endian hosts are not supported");
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) bad(path, "cannot open (missing or unreadable)");
-  const auto file_size = static_cast<std::uint64_t>(in.tellg());
-  in.seekg(0);
-  if (file_size < 8) bad(path, "truncated (no safetensors header)");
-  unsigned char len_bytes[8];
-  in.read(reinterpret_cast<char*>(len_bytes), 8);
-  std::uint64_t header_len = 0;
-  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | len_bytes[i];
-  if (header_len > kMaxHeader || header_len > file_size - 8) bad(path, "truncated or not a safetensors file");
-  std::string header(header_len, '\0');
-  in.read(header.data(), static_cast<std::streamsize>(header_len));
-  if (!in) bad(path, "truncated header");
-
-  detail::JsonValue root;
-  try {
-    root = detail::JsonParser(header).parse();
-  } catch (const std::runtime_error& e) {
-    bad(path, std::string("not a safetensors file (") + e.what() + ")");
-  }
+  std::ifstream in;
+  const auto [root, header_len, file_size] =
+      detail::read_safetensors_header(path, kMaxHeader, in, [&](const std::string& why) { bad(path, why); });
   if (root.kind != detail::JsonValue::Kind::Object) bad(path, "not a safetensors file (header is not an object)");
 
   Model model;
