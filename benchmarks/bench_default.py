@@ -39,12 +39,13 @@ TARGETS = {"magnetic_tile": {"f1": 0.50, "image_auroc": 0.95, "mR_DW": 0.75},
 
 
 class Limited:
-    """The first ``limit`` samples of a dataset, optionally in a seeded shuffled order (re-iterable)."""
+    """Every ``step``-th of the first ``limit`` samples of a dataset, optionally in a seeded shuffled
+    order (indexable, re-iterable)."""
 
-    def __init__(self, data, limit: int | None, order: int = 0) -> None:
+    def __init__(self, data, limit: int | None, order: int = 0, step: int = 1) -> None:
         self.data = data
         count = len(data) if limit is None else min(limit, len(data))
-        self.index = list(range(count))
+        self.index = list(range(0, count, step))
         if order:
             random.Random(order).shuffle(self.index)
         self.defect_classes = data.defect_classes
@@ -52,6 +53,9 @@ class Limited:
 
     def __len__(self) -> int:
         return len(self.index)
+
+    def __getitem__(self, i: int):
+        return self.data[self.index[i]]
 
     def __iter__(self):
         return (self.data[i] for i in self.index)

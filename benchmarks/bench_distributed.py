@@ -17,7 +17,6 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # shared CPUs: no spinning OpenMP threads
 
 import argparse
-import random
 import sys
 import time
 from pathlib import Path
@@ -29,30 +28,10 @@ sys.path.insert(0, str(REPO / "python"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import quality_lib as ql  # noqa: E402
+from bench_default import Limited  # noqa: E402
 from run_record import machine_stamp, write_record  # noqa: E402
 
 FIGURES = ("f1", "pixel_auroc", "mR_DW", "image_auroc")
-
-
-class Every:
-    """Every ``step``-th sample of a dataset (indexable), optionally in a seeded shuffled order."""
-
-    def __init__(self, data, step: int, order: int = 0) -> None:
-        self.data = data
-        self.index = list(range(0, len(data), step))
-        if order:
-            random.Random(order).shuffle(self.index)
-        self.defect_classes = data.defect_classes
-        self.impurity_classes = getattr(data, "impurity_classes", ())
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def __getitem__(self, i: int):
-        return self.data[self.index[i]]
-
-    def __iter__(self):
-        return (self.data[i] for i in self.index)
 
 
 def evaluate(model, dataset: str, root: Path, step: int) -> dict:
@@ -61,8 +40,8 @@ def evaluate(model, dataset: str, root: Path, step: int) -> dict:
     from seqcore.models import calibrate
 
     _, val_split, test_split = ql.SPLITS[dataset]
-    calibrate(model, Every(ql.open_split(dataset, root, val_split), step), progress=False)
-    test = Every(ql.open_split(dataset, root, test_split), step)
+    calibrate(model, Limited(ql.open_split(dataset, root, val_split), None, step=step), progress=False)
+    test = Limited(ql.open_split(dataset, root, test_split), None, step=step)
     ev = Evaluator(list(test.defect_classes), list(test.impurity_classes))
     for sample in test:
         prediction = model.predict(sample)
@@ -78,7 +57,7 @@ def run_dataset(dataset: str, root: Path, args: argparse.Namespace) -> dict:
     train_split = ql.SPLITS[dataset][0]
     single = []
     for order in range(args.orders):
-        train = Every(ql.open_split(dataset, root, train_split), args.every, order)
+        train = Limited(ql.open_split(dataset, root, train_split), None, order, args.every)
         model = SequentialPatchCore(capacity=args.capacity)
         start = time.perf_counter()
         report = model.fit(train, progress=False)
@@ -87,7 +66,7 @@ def run_dataset(dataset: str, root: Path, args: argparse.Namespace) -> dict:
         single.append({"order": order, "fit_seconds": seconds, "epochs": report.epochs,
                        "seconds_per_image_pass": per_pass, **evaluate(model, dataset, root, args.every)})
         print(dataset, "single order", order, single[-1]["test"], f"{seconds:.1f} s", flush=True)
-    train = Every(ql.open_split(dataset, root, train_split), args.every)
+    train = Limited(ql.open_split(dataset, root, train_split), None, step=args.every)
     model, dist = fit_distributed(train, SequentialPatchCore(capacity=args.capacity), workers=args.workers,
                                   shards=args.shards, progress=False)
     sharded = {"shards": args.shards, "workers": args.workers, "fit_seconds": dist.seconds,
