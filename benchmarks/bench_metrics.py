@@ -69,9 +69,12 @@ class MapFactory:
         return score, GroundTruth(class_mask, names, roi=roi)
 
 
-def streaming_pass(factory: MapFactory, n_maps: int, evaluator: Evaluator) -> tuple[float, float]:
-    """(generation seconds, evaluation seconds) for n_maps maps added to ``evaluator``."""
+def streaming_pass(factory: MapFactory, n_maps: int, evaluator: Evaluator,
+                   keep: int = 0) -> tuple[float, float, dict]:
+    """(generation seconds, evaluation seconds, the first ``keep`` (map, ground truth) pairs by index)
+    for n_maps maps added to ``evaluator``."""
     t_gen = t_eval = 0.0
+    kept = {}
     for i in tqdm(range(n_maps), desc="maps", unit="map"):
         t0 = time.perf_counter()
         score, gt = factory.make(i)
@@ -79,8 +82,10 @@ def streaming_pass(factory: MapFactory, n_maps: int, evaluator: Evaluator) -> tu
         evaluator.add(score, gt, name=f"map{i}")
         t_eval += time.perf_counter() - t1
         t_gen += t1 - t0
+        if i < keep:
+            kept[i] = (score, gt)
         del score, gt
-    return t_gen, t_eval
+    return t_gen, t_eval, kept
 
 
 def naive_baseline(height: int, width: int, n_maps: int) -> dict:
@@ -126,14 +131,14 @@ def main() -> int:
     factory = MapFactory(args.height, args.width)
     rss_start = peak_rss_mb()
     evaluator = Evaluator(["scratch", "dent"], ["water_stain"])
-    t_gen, t_add = streaming_pass(factory, args.maps, evaluator)
+    t_gen, t_add, _ = streaming_pass(factory, args.maps, evaluator)
     t0 = time.perf_counter()
     threshold = evaluator.best_threshold()
     result = evaluator.compute(threshold)
     t_compute = time.perf_counter() - t0
 
     filtered = Evaluator(["scratch", "dent"], ["water_stain"], threshold=threshold, min_area=50)
-    _, t_filtered = streaming_pass(MapFactory(args.height, args.width, seed=2), args.filtered_maps, filtered)
+    _, t_filtered, _ = streaming_pass(MapFactory(args.height, args.width, seed=2), args.filtered_maps, filtered)
     filtered.compute(threshold, min_area=50)
     rss_streaming = peak_rss_mb()
 

@@ -15,10 +15,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
-from bench_metrics import MapFactory  # noqa: E402
+from bench_metrics import MapFactory, streaming_pass  # noqa: E402
 from run_record import machine_stamp, write_record  # noqa: E402
 from seqcore.metrics import Evaluator  # noqa: E402
 from seqcore.report.html import gallery_item, write_html  # noqa: E402
@@ -38,17 +37,8 @@ def main() -> int:
               "maps": args.maps, "map_shape": [args.height, args.width], "gallery_images": GALLERY}
     factory = MapFactory(args.height, args.width)
     evaluator = Evaluator(["scratch", "dent"], ["water_stain"])
-    t_gen = t_eval = 0.0
-    kept = {}
-    for i in tqdm(range(args.maps), desc="maps", unit="map"):
-        t0 = time.perf_counter()
-        score, gt = factory.make(i)
-        t1 = time.perf_counter()
-        evaluator.add(score, gt, name=f"map{i}")
-        t_eval += time.perf_counter() - t1
-        t_gen += t1 - t0
-        if i < GALLERY:  # the gallery needs images: the first maps stand in for them
-            kept[i] = (score, gt)
+    # the gallery needs images: the first maps stand in for them
+    t_gen, t_eval, kept = streaming_pass(factory, args.maps, evaluator, keep=GALLERY)
     t0 = time.perf_counter()
     threshold = evaluator.best_threshold()
     result = evaluator.compute(threshold)
