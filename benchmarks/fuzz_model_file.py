@@ -82,22 +82,27 @@ def available_readers() -> list[str]:
 
 
 def _cache_backbones() -> None:
-    """Build each backbone once per worker and hand out copies: a valid mutated file then costs a
-    deep copy instead of a backbone build, while the loader's code path stays the same."""
-    import copy
-
+    """Build and fold each backbone once per worker and hand the same module out again: a valid
+    mutated file then costs its checks and coreset instead of a backbone build (0.7 s), while every
+    check of the loader still runs per input (a key that fails to build is never cached)."""
     from seqcore.features import extractor
 
     built: dict[tuple, object] = {}
-    create = extractor.create_backbone
+    folded: dict[int, tuple] = {}
+    create, fold = extractor.create_backbone, extractor.fold_batch_norms
 
-    def cached(name: str, out_indices: tuple[int, ...], pretrained: bool = True):
+    def cached_create(name: str, out_indices: tuple[int, ...], pretrained: bool = True):
         key = (name, tuple(out_indices), pretrained)
         if key not in built:
             built[key] = create(name, out_indices, pretrained)
-        return copy.deepcopy(built[key])
+        return built[key]
 
-    extractor.create_backbone = cached
+    def cached_fold(model):
+        if id(model) not in folded:
+            folded[id(model)] = fold(model)
+        return folded[id(model)]
+
+    extractor.create_backbone, extractor.fold_batch_norms = cached_create, cached_fold
 
 
 def worker(reader: str) -> None:
