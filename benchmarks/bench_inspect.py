@@ -91,14 +91,17 @@ def _measure_cpp(tool: Path, export_dir: Path, paths: list[Path], threads: int, 
     out = tmp / "cpp.json"
     command = [str(tool), str(export_dir), *map(str, paths), "--json", str(out), "--threads", str(threads)]
     stats = _child(command, _thread_env(threads), tmp)
-    images = json.loads(out.read_text())["images"]
-    return stats | {"seconds": [i["seconds"] for i in images], "scores": [i["image_score"] for i in images]}
+    found = json.loads(out.read_text())
+    images = found["images"]
+    return stats | {"seconds": [i["seconds"] for i in images], "scores": [i["image_score"] for i in images],
+                    "opencv_version": found["opencv_version"]}
 
 
 def _summary(run: dict) -> dict:
     timed = run["seconds"][1:]  # the first image is the warm-up
     return {"images_per_s": round(len(timed) / sum(timed), 3), "peak_rss_mb": run["peak_rss_mb"],
-            "wall_s": run["wall_s"], "timed_images": len(timed)}
+            "wall_s": run["wall_s"], "timed_images": len(timed)} | (
+        {"opencv_version": run["opencv_version"]} if "opencv_version" in run else {})
 
 
 def _images(kind: str, folder: str, split: str, count: int, shape: tuple[int, int]) -> list:

@@ -1,6 +1,6 @@
 // seqcore_inspect MODEL_DIR IMAGE... [--json out.json] [--maps DIR] [--roi MASK] [--threads N]: inspects
 // images with an exported model (seqcore export) and prints one line per image; --json writes scores,
-// defect lists and each image's inspect time in seconds (decoding excluded), --threads caps OpenCV's and
+// defect lists, each image's inspect time in seconds (decoding excluded) and the OpenCV version, --threads caps OpenCV's and
 // seqcore's worker threads (default: OpenCV's and SEQCORE_NUM_THREADS' defaults), --roi applies one region-of-interest mask (non-zero = inspected) to every image, --maps writes each anomaly map as float32 .npy (NAME.npy, NAME = file stem).
 // Files are decoded as seqcore.data.read_image decodes them (16-bit to 8-bit the same way).
 // seqcore_inspect --check MODEL_DIR... (or --check - : directories from stdin, one per line) only
@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
       if (roi.empty()) throw seqcore::InspectError("cannot read region-of-interest mask " + roi_path);
     }
     std::ostringstream json;
-    json << "{\"images\": [";
+    json << "{\"opencv_version\": " << quote(CV_VERSION) << ", \"images\": [";
     for (std::size_t n = 0; n < images.size(); ++n) {
       const cv::Mat image = as_read_image(cv::imread(images[n], cv::IMREAD_UNCHANGED));
       if (image.empty()) throw seqcore::InspectError("cannot read image " + images[n]);
