@@ -101,8 +101,10 @@ class OpenCvEngine : public FeatureEngine {
       throw ExportError("ONNX file " + path + " cannot be read by OpenCV DNN: " + e.what());
     }
     if (net_.empty()) throw ExportError("ONNX file " + path + " holds no network");
+#if CV_VERSION_MAJOR < 5  // 5.x's graph engine runs on the CPU only and warns when a target is set
     net_.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
     net_.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+#endif
     names_ = net_.getUnconnectedOutLayersNames();
   }
   std::vector<cv::Mat> forward(const cv::Mat& blob) override {
