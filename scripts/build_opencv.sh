@@ -11,7 +11,7 @@ PREFIX="${1:-$PWD/.deps/opencv}"
 VERSION=5.1.0.95
 SHA256=9002add14b121b9a0d64dcaff48e5cac69a7987efcf2847f7db075c2d3b9633b
 URL="https://files.pythonhosted.org/packages/6b/51/33b8c7255f3bdd920d6238aa478faf1e2136d5a51f17d826c13902ca7195/opencv_python_headless-$VERSION.tar.gz"
-if [ -f "$PREFIX/lib/cmake/opencv4/OpenCVConfig.cmake" ]; then
+if [ -f "$PREFIX/lib/cmake/opencv5/OpenCVConfig.cmake" ]; then
   echo "build_opencv: $PREFIX already holds an OpenCV build; remove it to rebuild" >&2
   exit 0
 fi
@@ -29,7 +29,7 @@ SOURCE="$WORK/${top%%/*}/opencv"
 off=(IPP ITT OPENCL CUDA FFMPEG GTK QT TIFF WEBP OPENJPEG JASPER OPENEXR V4L GSTREAMER 1394 EIGEN LAPACK TBB
      OPENMP FLATBUFFERS KLEIDICV FASTCV ADE VA AVIF OBSENSOR IMGCODEC_HDR IMGCODEC_SUNRASTER IMGCODEC_PXM
      IMGCODEC_PFM)
-# On an AVX2 CPU, compile once for AVX2 instead of once per dispatch level (about a third less to compile);
+# On an AVX2 CPU, compile once for AVX2 instead of once per dispatch level (fewer objects: 384 instead of 431 for 4.12);
 # the libraries then need an AVX2 CPU, as any x86 line computer of the last ten years has.
 simd=()
 grep -qw avx2 /proc/cpuinfo 2>/dev/null && simd=(-DCPU_BASELINE=AVX2 -DCPU_DISPATCH=)
