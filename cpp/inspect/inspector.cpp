@@ -95,6 +95,7 @@ int as_int(const JsonValue& obj, const char* key, const std::string& where, int 
 class OpenCvEngine : public FeatureEngine {
  public:
   explicit OpenCvEngine(const std::string& path) {
+    check_onnx_file(path);  // OpenCV's importer crashes on some malformed graphs instead of throwing
     try {
       net_ = cv::dnn::readNetFromONNX(path);
     } catch (const cv::Exception& e) {

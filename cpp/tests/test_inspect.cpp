@@ -4,6 +4,8 @@
 // accepted conversions (gray, BGRA, 16-bit, float, views) checked against the 8-bit BGR result.
 // The model is synthetic (a hand-written model.safetensors) and the engine a stand-in (cell means),
 // so the ONNX file is only hashed; parity with Python is tests/export/test_inspect_parity.py.
+// check_onnx_file runs on a hand-encoded one-Conv ONNX model (which OpenCV then loads and runs)
+// and on copies of it damaged in the ways fuzzing crashed OpenCV's importer.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -190,6 +192,78 @@ void check_images(const fs::path& root) {
   CHECK(small.anomaly_map.rows == kBorder + 1 && cv::checkRange(small.anomaly_map));
 }
 
+// -- a one-Conv ONNX model written with a minimal protobuf encoder ---------------------------------
+std::string varint(std::uint64_t v) {
+  std::string out;
+  for (; v >= 0x80; v >>= 7) out += static_cast<char>((v & 0x7F) | 0x80);
+  return out + static_cast<char>(v);
+}
+std::string field(int number, const std::string& bytes) { return varint(number << 3 | 2) + varint(bytes.size()) + bytes; }
+std::string field(int number, std::uint64_t value) { return varint(number << 3) + varint(value); }
+std::string packed(int number, const std::vector<std::int64_t>& values) {
+  std::string body;
+  for (auto v : values) body += varint(static_cast<std::uint64_t>(v));
+  return field(number, body);
+}
+std::string ints_attribute(const std::string& name, const std::vector<std::int64_t>& values) {
+  return field(1, name) + packed(8, values) + field(20, std::uint64_t(7));  // AttributeProto, type INTS
+}
+std::string float_tensor(const std::string& name, const std::vector<std::int64_t>& dims, std::size_t values) {
+  return packed(1, dims) + field(2, std::uint64_t(1)) + field(8, name) + field(9, std::string(4 * values, '\0'));
+}
+std::string value_info(const std::string& name) {  // float tensor (1, c, h, w)
+  std::string shape;
+  for (int d : {1, 3, 8, 8}) shape += field(1, field(1, std::uint64_t(d)));
+  return field(1, name) + field(2, field(1, field(1, std::uint64_t(1)) + field(2, shape)));
+}
+struct Onnx {  // the parts the damaged copies change
+  std::string op = "Conv", weight = "w", strides_name = "strides";
+  std::vector<std::int64_t> strides = {1, 1}, pads = {1, 1, 1, 1}, kernel = {3, 3};
+  std::size_t weight_values = 2 * 3 * 3 * 3;
+  std::string encode() const {
+    const std::string node = field(1, "image") + field(1, weight) + field(1, "b") + field(2, "features_0") +
+                             field(3, "conv") + field(4, op) + field(5, ints_attribute("kernel_shape", kernel)) +
+                             field(5, ints_attribute(strides_name, strides)) + field(5, ints_attribute("pads", pads));
+    const std::string graph = field(1, node) + field(2, "g") + field(5, float_tensor("w", {2, 3, 3, 3}, weight_values)) +
+                              field(5, float_tensor("b", {2}, 2)) + field(11, value_info("image")) +
+                              field(12, value_info("features_0"));
+    return field(1, std::uint64_t(7)) + field(7, graph) + field(8, field(2, std::uint64_t(13)));
+  }
+};
+
+void check_onnx_checker(const fs::path& root) {
+  const std::string path = (root / "tiny.onnx").string();
+  write(path, Onnx{}.encode());
+  seqcore::check_onnx_file(path);
+  const auto engine = seqcore::make_opencv_engine(path);  // OpenCV reads and runs what the check passes
+  const std::vector<cv::Mat> out = engine->forward(cv::Mat(std::vector<int>{1, 3, 8, 8}, CV_32F, cv::Scalar(0.5)));
+  CHECK(out.size() == 1 && out[0].dims == 4 && out[0].size[1] == 2 && out[0].size[2] == 8);
+  std::printf("malformed ONNX files:\n");
+  std::vector<Onnx> bad(9);
+  bad[0].strides = {0, 1};            // OpenCV 5.1 crashed on this
+  bad[1].weight = "w_missing";        // input defined nowhere (4.6 crashed)
+  bad[2].strides_name = "stridez";    // misspelt attribute (4.6 crashed)
+  bad[3].weight = "\xee\x80";         // name that is not UTF-8 (4.6 crashed)
+  bad[4].op = "Bogus";                // not an op a seqcore export writes
+  bad[5].kernel = {5, 5};             // kernel differs from the weight
+  bad[6].pads = {1, 1, -1, 1};
+  bad[7].weight_values = 7;           // initializer bytes do not match its dims
+  bad[8].strides = {1};               // two spatial axes need two strides
+  for (const Onnx& onnx : bad) {
+    write(path, onnx.encode());
+    CHECK(throws<seqcore::ExportError>([&] { seqcore::check_onnx_file(path); }));
+    CHECK(throws<seqcore::ExportError>([&] { seqcore::make_opencv_engine(path); }));
+  }
+  const std::string good = Onnx{}.encode();
+  for (std::size_t cut : {std::size_t(1), std::size_t(5), good.size() / 2, good.size() - 1}) {
+    write(path, good.substr(0, cut));  // truncated: broken framing or a missing graph
+    CHECK(throws<seqcore::ExportError>([&] { seqcore::check_onnx_file(path); }));
+  }
+  write(path, "");
+  CHECK(throws<seqcore::ExportError>([&] { seqcore::check_onnx_file(path); }));
+  CHECK(throws<seqcore::ExportError>([&] { seqcore::check_onnx_file((root / "no_such.onnx").string()); }));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -208,6 +282,7 @@ int main(int argc, char** argv) {
   CHECK(throws<seqcore::ExportError>([&] { seqcore::sha256_file((dir / "no_such_file").string()); }));
   std::printf("bad model directories:\n");
   check_model_directory(dir);
+  check_onnx_checker(dir);
   check_images(dir);
   if (failures) return 1;
   std::printf("seqcore_inspect_test: all checks passed\n");
