@@ -393,6 +393,7 @@ void check_values(const Node& n, const std::map<std::string, const Attribute*>& 
       const std::vector<std::int64_t>& dims = w->second->dims;
       if (dims.size() < 3 || dims.size() > 5 || (!kernel.empty() && dims.size() != kernel.size() + 2))
         refuse(path, where + " weight has rank " + std::to_string(dims.size()) + " for its kernel");
+      if (!in_range(dims, 1, std::int64_t(1) << 31)) refuse(path, where + " weight has an empty dimension");
       if (!kernel.empty() && !std::equal(kernel.begin(), kernel.end(), dims.begin() + 2))
         refuse(path, where + " kernel_shape differs from its weight's shape");
       spatial = dims.size() - 2;

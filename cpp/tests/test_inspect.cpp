@@ -218,13 +218,13 @@ std::string value_info(const std::string& name) {  // float tensor (1, c, h, w)
 }
 struct Onnx {  // the parts the damaged copies change
   std::string op = "Conv", weight = "w", strides_name = "strides";
-  std::vector<std::int64_t> strides = {1, 1}, pads = {1, 1, 1, 1}, kernel = {3, 3};
+  std::vector<std::int64_t> strides = {1, 1}, pads = {1, 1, 1, 1}, kernel = {3, 3}, weight_dims = {2, 3, 3, 3};
   std::size_t weight_values = 2 * 3 * 3 * 3;
   std::string encode() const {
     const std::string node = field(1, "image") + field(1, weight) + field(1, "b") + field(2, "features_0") +
                              field(3, "conv") + field(4, op) + field(5, ints_attribute("kernel_shape", kernel)) +
                              field(5, ints_attribute(strides_name, strides)) + field(5, ints_attribute("pads", pads));
-    const std::string graph = field(1, node) + field(2, "g") + field(5, float_tensor("w", {2, 3, 3, 3}, weight_values)) +
+    const std::string graph = field(1, node) + field(2, "g") + field(5, float_tensor("w", weight_dims, weight_values)) +
                               field(5, float_tensor("b", {2}, 2)) + field(11, value_info("image")) +
                               field(12, value_info("features_0"));
     return field(1, std::uint64_t(7)) + field(7, graph) + field(8, field(2, std::uint64_t(13)));
@@ -239,7 +239,7 @@ void check_onnx_checker(const fs::path& root) {
   const std::vector<cv::Mat> out = engine->forward(cv::Mat(std::vector<int>{1, 3, 8, 8}, CV_32F, cv::Scalar(0.5)));
   CHECK(out.size() == 1 && out[0].dims == 4 && out[0].size[1] == 2 && out[0].size[2] == 8);
   std::printf("malformed ONNX files:\n");
-  std::vector<Onnx> bad(9);
+  std::vector<Onnx> bad(10);
   bad[0].strides = {0, 1};            // OpenCV 5.1 crashed on this
   bad[1].weight = "w_missing";        // input defined nowhere (4.6 crashed)
   bad[2].strides_name = "stridez";    // misspelt attribute (4.6 crashed)
@@ -249,6 +249,8 @@ void check_onnx_checker(const fs::path& root) {
   bad[6].pads = {1, 1, -1, 1};
   bad[7].weight_values = 7;           // initializer bytes do not match its dims
   bad[8].strides = {1};               // two spatial axes need two strides
+  bad[9].weight_dims = {0, 3, 3, 3};  // an empty weight
+  bad[9].weight_values = 0;
   for (const Onnx& onnx : bad) {
     write(path, onnx.encode());
     CHECK(throws<seqcore::ExportError>([&] { seqcore::check_onnx_file(path); }));
