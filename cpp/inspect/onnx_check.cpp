@@ -174,9 +174,8 @@ struct Attribute {
   std::int64_t type = 0, i = 0;
   float f = 0.0f;
   std::vector<std::int64_t> ints;
-  std::uint64_t floats = 0, strings = 0, others = 0;  // others: graphs, sparse tensors, type protos
-  bool text_ok = true;                                // every entry of a strings value is UTF-8
-  std::map<int, int> present;                         // value field -> occurrences
+  bool text_ok = true;         // every entry of a strings value is UTF-8
+  std::map<int, int> present;  // value field -> occurrences (graphs, sparse tensors, type protos too)
   std::vector<Tensor> tensors;
 };
 
@@ -190,11 +189,11 @@ Attribute read_attribute(Wire w) {
       case 3: if (type == 0) { a.i = static_cast<std::int64_t>(w.varint()); ++a.present[3]; } else w.skip(type); break;
       case 4: if (type == 2) { a.s = w.bytes().text(); ++a.present[4]; } else w.skip(type); break;
       case 5: if (type == 2) { a.tensors.push_back(read_tensor(w.bytes())); ++a.present[5]; } else w.skip(type); break;
-      case 7: a.floats += fixed_count(w, type, 5, 4); ++a.present[7]; break;
+      case 7: fixed_count(w, type, 5, 4); ++a.present[7]; break;
       case 8: ints(w, type, a.ints); ++a.present[8]; break;
-      case 9: if (type == 2) { a.text_ok = valid_utf8(w.bytes().text()) && a.text_ok; ++a.strings; ++a.present[9]; } else w.skip(type); break;
+      case 9: if (type == 2) { a.text_ok = valid_utf8(w.bytes().text()) && a.text_ok; ++a.present[9]; } else w.skip(type); break;
       case 20: if (type == 0) a.type = static_cast<std::int32_t>(w.varint()); else w.skip(type); break;
-      case 6: case 10: case 11: case 14: case 15: case 22: case 23: ++a.others; ++a.present[static_cast<int>(field)]; w.skip(type); break;
+      case 6: case 10: case 11: case 14: case 15: case 22: case 23: ++a.present[static_cast<int>(field)]; w.skip(type); break;
       default: w.skip(type);
     }
   }
