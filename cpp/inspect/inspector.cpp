@@ -95,9 +95,10 @@ int as_int(const JsonValue& obj, const char* key, const std::string& where, int 
 class OpenCvEngine : public FeatureEngine {
  public:
   explicit OpenCvEngine(const std::string& path) {
-    check_onnx_file(path);  // OpenCV's importer crashes on some malformed graphs instead of throwing
+    // OpenCV's importer crashes on some malformed graphs instead of throwing: it parses checked bytes
+    const std::vector<unsigned char> bytes = check_onnx_file(path);
     try {
-      net_ = cv::dnn::readNetFromONNX(path);
+      net_ = cv::dnn::readNetFromONNX(bytes);
     } catch (const cv::Exception& e) {
       throw ExportError("ONNX file " + path + " cannot be read by OpenCV DNN: " + e.what());
     }

@@ -67,6 +67,7 @@ class Wire {
     else fixed32();
   }
   std::string text() const { return std::string(reinterpret_cast<const char*>(p_), end_ - p_); }
+  const unsigned char* data() const { return p_; }
   std::size_t size() const { return static_cast<std::size_t>(end_ - p_); }
 
  private:
@@ -115,11 +116,15 @@ std::uint64_t fixed_count(Wire& w, int type, int item_type, std::size_t item_siz
   return type == item_type ? 1 : 0;
 }
 
-/// Varints in a repeated field (packed or not), counted.
+/// Varints in a repeated field (packed or not), counted (each is still decoded, so framing is checked).
 std::uint64_t varint_count(Wire& w, int type) {
-  std::vector<std::int64_t> values;
-  ints(w, type, values);
-  return values.size();
+  if (type != 2) {
+    w.skip(type);
+    return type == 0 ? 1 : 0;
+  }
+  std::uint64_t count = 0;
+  for (Wire packed = w.bytes(); !packed.done(); ++count) packed.varint();
+  return count;
 }
 
 struct Tensor {
@@ -153,7 +158,7 @@ Tensor read_tensor(Wire w) {
           t.values.clear();
           if (raw.size() <= 64 && raw.size() % 4 == 0) {
             t.values.resize(raw.size() / 4);
-            std::memcpy(t.values.data(), raw.text().data(), raw.size());
+            std::memcpy(t.values.data(), raw.data(), raw.size());
           }
         } else {
           w.skip(type);
@@ -510,7 +515,7 @@ void check_graph(const Graph& g, const std::string& path) {
 
 }  // namespace
 
-void check_onnx_file(const std::string& path) {
+std::vector<unsigned char> check_onnx_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw ExportError("ONNX file " + path + " cannot be opened");
   const std::streamoff size = in.tellg();
@@ -548,6 +553,7 @@ void check_onnx_file(const std::string& path) {
     if (opset < 7 || opset > 23) refuse(path, "opset " + std::to_string(opset) + " of the default domain (7 to 23 expected)");
     if (!graphs) refuse(path, "the model holds no graph");
     check_graph(graph, path);
+    return bytes;
   } catch (const ExportError&) {
     throw;
   } catch (const std::exception& e) {  // framing errors of Wire, allocation failures

@@ -233,8 +233,10 @@ struct Onnx {  // the parts the damaged copies change
 
 void check_onnx_checker(const fs::path& root) {
   const std::string path = (root / "tiny.onnx").string();
-  write(path, Onnx{}.encode());
-  seqcore::check_onnx_file(path);
+  const std::string tiny = Onnx{}.encode();
+  write(path, tiny);
+  const std::vector<unsigned char> checked = seqcore::check_onnx_file(path);
+  CHECK(std::string(checked.begin(), checked.end()) == tiny);  // the bytes the importer will parse
   const auto engine = seqcore::make_opencv_engine(path);  // OpenCV reads and runs what the check passes
   const std::vector<cv::Mat> out = engine->forward(cv::Mat(std::vector<int>{1, 3, 8, 8}, CV_32F, cv::Scalar(0.5)));
   CHECK(out.size() == 1 && out[0].dims == 4 && out[0].size[1] == 2 && out[0].size[2] == 8);

@@ -60,8 +60,8 @@ class FeatureEngine {
 /// Makes one engine for an ONNX file (called once per concurrent inspect call, lazily).
 using EngineFactory = std::function<std::unique_ptr<FeatureEngine>(const std::string& onnx_path)>;
 
-/// OpenCV DNN (CPU backend) reading the ONNX file after check_onnx_file; throws ExportError when
-/// the file is malformed or OpenCV cannot read it.
+/// OpenCV DNN (CPU backend) parsing the bytes check_onnx_file passed; throws ExportError when the
+/// file is malformed or OpenCV cannot read it.
 std::unique_ptr<FeatureEngine> make_opencv_engine(const std::string& onnx_path);
 
 /// Structural check of an ONNX file before an importer trusts it (OpenCV's crashes on graphs that
@@ -69,8 +69,9 @@ std::unique_ptr<FeatureEngine> make_opencv_engine(const std::string& onnx_path);
 /// defined, op types and attribute names of the ops a seqcore export writes (opset 13) with their
 /// ONNX value rules (positive kernels, strides and dilations, non-negative pads, known modes),
 /// convolution weights and biases that are constants of matching shape, initializer sizes that
-/// match their dims. Throws ExportError naming the node and field; reads the file once (no weights kept).
-void check_onnx_file(const std::string& path);
+/// match their dims. Throws ExportError naming the node and field. Returns the file's bytes, so that
+/// the importer parses exactly what was checked (one read, no change to the file in between).
+std::vector<unsigned char> check_onnx_file(const std::string& path);
 
 /// Loaded exported model (``seqcore export MODEL --out DIR``: DIR/model.safetensors and
 /// DIR/extractor.onnx). Memory: the banks (K x d floats each, shared read-only) plus one
